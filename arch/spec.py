@@ -1,0 +1,257 @@
+"""Pydantic models of hardware: `Accelerator`, its units (a discriminated union on `type`),
+`MemoryTier`, `DramTiming`, `Link`, `Tech`.  Data only: no cost formulas live here.
+
+Every model forbids unknown fields.  Sizes accept integers or strings with binary/decimal units
+("256KiB", "24MiB", "8GB"); bandwidths are in GB/s (`_gbps` = gigabytes per second, 1e9 B/s).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+_SIZE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(value: Any) -> Any:
+    """'24MiB' -> 25165824; numbers pass through (floats that are whole become ints)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        m = _SIZE_RE.match(value)
+        if not m or m.group(2).lower() not in _SIZE_UNITS:
+            raise ValueError(f"expected a size such as 4096, '256KiB' or '8GB', got {value!r}")
+        return int(round(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]))
+    return value
+
+
+Bytes = Annotated[PositiveInt, BeforeValidator(parse_size)]
+
+TECH_NODES_NM = (45, 28, 16, 7, 5)
+DATAFLOWS = ("os", "ws", "is")
+MEMORY_KINDS = ("sram", "bram", "uram", "hbm2", "hbm2e", "hbm3", "ddr3", "ddr4", "ddr5", "lpddr4", "lpddr5", "flash")
+
+
+class Spec(BaseModel):
+    """Base of every hardware model: unknown fields are errors; values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class Tech(Spec):
+    node_nm: Literal[45, 28, 16, 7, 5] = Field(description="process node; tables scale from 45 nm")
+    clock_hz: PositiveFloat
+    source: str | None = None
+
+
+class DramTiming(Spec):
+    """DRAM organisation and timing in memory-clock cycles (tCK); refined by the PIM issue."""
+
+    name: str | None = None
+    tck_ns: PositiveFloat
+    channels: PositiveInt = 1
+    pseudo_channels: PositiveInt = 1
+    bank_groups: PositiveInt = 4
+    banks_per_group: PositiveInt = 4
+    row_bytes: Bytes = 1024
+    burst_bytes: Bytes = 32
+    bus_bits: PositiveInt = 128
+    data_rate: PositiveInt = Field(2, description="transfers per tCK (2 for DDR)")
+    t_rcd: PositiveInt
+    t_rp: PositiveInt
+    t_ras: PositiveInt
+    t_cl: PositiveInt
+    t_ccd_s: PositiveInt
+    t_ccd_l: PositiveInt
+    t_rrd_s: PositiveInt
+    t_rrd_l: PositiveInt
+    t_faw: PositiveInt
+    t_wr: PositiveInt
+    t_rfc: PositiveInt
+    t_refi: PositiveInt
+    source: str | None = None
+
+
+class MemoryTier(Spec):
+    name: str
+    kind: Literal[MEMORY_KINDS]  # type: ignore[valid-type]
+    capacity_bytes: Bytes
+    bandwidth_gbps: PositiveFloat | None = Field(None, description="peak bandwidth in GB/s")
+    read_bytes_per_cycle: PositiveInt | None = Field(None, description="on-chip port width, per core clock")
+    energy_pj_per_bit: PositiveFloat | None = Field(None, description="overrides the tech table when given")
+    timing: DramTiming | str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _has_bandwidth(self) -> MemoryTier:
+        if self.bandwidth_gbps is None and self.read_bytes_per_cycle is None:
+            raise ValueError("give bandwidth_gbps or read_bytes_per_cycle")
+        return self
+
+    def bytes_per_s(self, clock_hz: float) -> float:
+        if self.bandwidth_gbps is not None:
+            return self.bandwidth_gbps * 1e9
+        return self.read_bytes_per_cycle * clock_hz  # type: ignore[operator]
+
+    @property
+    def on_chip(self) -> bool:
+        return self.kind in ("sram", "bram", "uram")
+
+
+class _Unit(Spec):
+    name: str
+    count: PositiveInt = Field(1, description="identical instances (cores) of this unit")
+    source: str | None = None
+
+
+class SystolicArray(_Unit):
+    """A rows x cols PE array (TPU-like).  SRAM buffers are SCALE-Sim's ifmap/filter/ofmap split."""
+
+    type: Literal["systolic"] = "systolic"
+    rows: PositiveInt
+    cols: PositiveInt
+    dataflow: Literal["os", "ws", "is"]
+    pe: str = Field("int8", description="a PE type name from arch.pe.PE_TYPES")
+    ifmap_sram_bytes: Bytes = 2 * 2**20
+    filter_sram_bytes: Bytes = 2 * 2**20
+    ofmap_sram_bytes: Bytes = 2**20
+    double_buffered: bool = True
+
+    @model_validator(mode="after")
+    def _known_pe(self) -> SystolicArray:
+        from arch.pe import PE_TYPES
+
+        if self.pe not in PE_TYPES:
+            raise ValueError(f"unknown PE type {self.pe!r}; expected one of {sorted(PE_TYPES)}")
+        return self
+
+
+class VectorUnit(_Unit):
+    """SIMD lanes for softmax, norms and element-wise ops."""
+
+    type: Literal["vector"] = "vector"
+    lanes: PositiveInt
+    flops_per_lane_per_cycle: PositiveFloat = 1.0
+    precision: str = "fp16"
+
+
+class PimUnit(_Unit):
+    """Processing in memory: in-bank MACs (NeuPIMs) or logic-die compute (Duplex)."""
+
+    type: Literal["pim"] = "pim"
+    placement: Literal["in_bank", "logic_die"]
+    memory: str = Field(description="name of the memory tier the PIM sits in")
+    macs_per_cycle_per_bank: PositiveFloat = 16.0
+    internal_bandwidth_gbps: PositiveFloat | None = None
+    dual_row_buffer: bool = False
+    precision: str = "fp16"
+
+
+class RduUnit(_Unit):
+    """A reconfigurable dataflow unit: a grid of compute (PCU) and memory (PMU) units."""
+
+    type: Literal["rdu"] = "rdu"
+    pcus: PositiveInt
+    pmus: PositiveInt
+    pmu_bytes: Bytes
+    flops_per_pcu_per_cycle: PositiveFloat
+    precision: str = "bf16"
+
+
+class FpgaUnit(_Unit):
+    """An FPGA device's resources; engines mapped onto it must fit."""
+
+    type: Literal["fpga"] = "fpga"
+    device: str
+    dsps: PositiveInt
+    bram_bytes: Bytes
+    uram_bytes: int = 0
+    luts: PositiveInt
+    ffs: PositiveInt
+
+
+class GpuUnit(_Unit):
+    """A GPU: SMs with tensor cores; peak throughput per precision in TFLOP/s (dense)."""
+
+    type: Literal["gpu"] = "gpu"
+    sms: PositiveInt
+    tensor_tflops: dict[str, PositiveFloat]
+    vector_tflops: PositiveFloat
+    l2_bytes: Bytes
+    launch_overhead_s: PositiveFloat = 4e-6
+
+
+Unit = Annotated[
+    SystolicArray | VectorUnit | PimUnit | RduUnit | FpgaUnit | GpuUnit,
+    Field(discriminator="type"),
+]
+UNIT_TYPES = ("systolic", "vector", "pim", "rdu", "fpga", "gpu")
+
+
+class Link(Spec):
+    """A point-to-point connection (between sockets, to a host, or between memory tiers)."""
+
+    name: str
+    src: str
+    dst: str
+    bandwidth_gbps: PositiveFloat
+    latency_s: float = Field(0.0, ge=0)
+    energy_pj_per_bit: PositiveFloat | None = None
+
+
+class Accelerator(Spec):
+    """A validated accelerator spec.  Load presets with `arch.load(name_or_path)`."""
+
+    name: str
+    source: str | None = None
+    description: str | None = None
+    tech: Tech
+    units: list[Unit] = Field(min_length=1)
+    memory: list[MemoryTier] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    sockets: PositiveInt = 1
+    area_overhead_fraction: float = Field(0.1, ge=0, le=1, description="wiring/control area over PEs + SRAM")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Accelerator:
+        for what, items in (("units", self.units), ("memory", self.memory), ("links", self.links)):
+            names = [i.name for i in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"duplicate {what} name(s) {dup}")
+        mem = {m.name for m in self.memory}
+        for u in self.units:
+            if isinstance(u, PimUnit) and u.memory not in mem:
+                raise ValueError(f"pim unit {u.name!r} names memory {u.memory!r}; expected one of {sorted(mem)}")
+        return self
+
+    def unit(self, name: str) -> Any:
+        for u in self.units:
+            if u.name == name:
+                return u
+        raise KeyError(f"{self.name}: no unit {name!r}; units are {[u.name for u in self.units]}")
+
+    def units_of(self, type_: str) -> list[Any]:
+        return [u for u in self.units if u.type == type_]
+
+    def tier(self, name: str) -> MemoryTier:
+        for m in self.memory:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.name}: no memory tier {name!r}; tiers are {[m.name for m in self.memory]}")
+
+    @property
+    def on_chip(self) -> list[MemoryTier]:
+        return [m for m in self.memory if m.on_chip]
+
+    @property
+    def off_chip(self) -> list[MemoryTier]:
+        return [m for m in self.memory if not m.on_chip]

@@ -1,0 +1,87 @@
+"""`OpCost` and the cost-model registry.
+
+A cost model is a pure function ``cost(op, unit, accelerator) -> OpCost`` registered for one unit
+`type` with ``@cost_model("systolic", kinds=...)``.  The engine looks models up by the unit's type and
+never branches on families itself; an unknown type fails listing the registered names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from workloads.op import Op, OpKind
+
+CostFn = Callable[[Op, Any, Any], "OpCost"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OpCost:
+    """What one op costs on one unit.
+
+    cycles           total cycles at the unit's clock (compute + stalls)
+    compute_cycles   cycles with operands always available (SCALE-Sim's "compute cycles")
+    stall_cycles     cycles waiting for memory
+    tier_bytes       bytes moved per memory tier name (reads + writes)
+    counts           event counts for energy: "mac", "sram_read_bytes", "sram_write_bytes", "vector_flop", ...
+    energy_pj        energy by component (filled by `sim.ppa`)
+    utilization      useful MACs (or FLOPs) / (peak per cycle x cycles), in [0, 1]
+    """
+
+    unit: str
+    cycles: int
+    compute_cycles: int
+    stall_cycles: int = 0
+    tier_bytes: dict[str, float] = dataclasses.field(default_factory=dict)
+    counts: dict[str, float] = dataclasses.field(default_factory=dict)
+    energy_pj: dict[str, float] = dataclasses.field(default_factory=dict)
+    utilization: float = 0.0
+
+    def replace(self, **changes: Any) -> OpCost:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    fn: CostFn
+    kinds: frozenset[OpKind]
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def cost_model(unit_type: str, kinds: Iterable[OpKind]) -> Callable[[CostFn], CostFn]:
+    """Register `fn` as the cost model of units of `unit_type` for ops of `kinds`."""
+
+    def deco(fn: CostFn) -> CostFn:
+        if unit_type in _REGISTRY and _REGISTRY[unit_type].fn is not fn:
+            raise ValueError(f"a cost model for unit type {unit_type!r} is already registered")
+        _REGISTRY[unit_type] = _Entry(fn, frozenset(kinds))
+        return fn
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    # importing the family modules registers them
+    import sim.families  # noqa: F401
+
+
+def registered() -> list[str]:
+    _ensure_loaded()
+    return sorted(_REGISTRY)
+
+
+def get_cost_model(unit_type: str) -> _Entry:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[unit_type]
+    except KeyError:
+        raise KeyError(f"no cost model for unit type {unit_type!r}; registered: {sorted(_REGISTRY)}") from None
+
+
+def supports(unit_type: str, kind: OpKind) -> bool:
+    _ensure_loaded()
+    entry = _REGISTRY.get(unit_type)
+    return entry is not None and kind in entry.kinds

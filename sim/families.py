@@ -1,0 +1,4 @@
+"""Imports every cost-model family so that each registers itself (one line per family)."""
+
+import sim.systolic  # noqa: F401
+import sim.vector  # noqa: F401
