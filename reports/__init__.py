@@ -1,0 +1,1 @@
+"""Reports: PPA reports (HTML + Markdown + CSV/Parquet) and Plotly figures, built from Results."""

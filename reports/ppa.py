@@ -1,0 +1,124 @@
+"""The PPA report of one simulation: HTML (Plotly per-layer breakdown and roofline), Markdown,
+CSV and Parquet of the per-op table, and the summary as JSON.  Reads a `Result`; never simulates."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def _energy_columns(per_op: pd.DataFrame) -> list[str]:
+    return [c for c in per_op.columns if c.startswith("energy_") and c.endswith("_j") and c != "energy_j"]
+
+
+def per_layer(per_op: pd.DataFrame) -> pd.DataFrame:
+    """Per-op rows grouped by their `layer` tag (ops without one go to "other"), in first-seen order.
+
+    latency_s sums the ops' busy time (overlapped ops both count); utilization is MAC-weighted."""
+    df = per_op.copy()
+    layer = df["tag_layer"] if "tag_layer" in df.columns else pd.Series([None] * len(df), index=df.index)
+    df["layer"] = layer.where(layer.notna(), "other").astype(str)
+    if "energy_j" not in df.columns:
+        df["energy_j"] = df[_energy_columns(df)].sum(axis=1) if _energy_columns(df) else 0.0
+    macs = df["macs"] if "macs" in df.columns else pd.Series(0, index=df.index)
+    df["_peak_macs"] = (macs / df["utilization"].where(df["utilization"] > 0)).fillna(0.0)
+    g = df.groupby("layer", sort=False)
+    res = pd.DataFrame({
+        "ops": g.size(),
+        "cycles": g["cycles"].sum(),
+        "latency_s": g["latency_s"].sum(),
+        "flops": g["flops"].sum(),
+        "energy_j": g["energy_j"].sum(),
+    })
+    peak = g["_peak_macs"].sum()
+    res["utilization"] = (g["macs"].sum() / peak.where(peak > 0)).fillna(0.0) if "macs" in df.columns else 0.0
+    return res.reset_index()
+
+
+def breakdown_figure(per_op: pd.DataFrame, title: str) -> go.Figure:
+    """Stacked bars: per layer, busy time by op kind."""
+    df = per_op.copy()
+    layer = df["tag_layer"] if "tag_layer" in df.columns else pd.Series([None] * len(df), index=df.index)
+    df["layer"] = layer.where(layer.notna(), "other").astype(str)
+    order = list(dict.fromkeys(df["layer"]))
+    fig = go.Figure()
+    for kind, part in df.groupby("kind", sort=True):
+        t = part.groupby("layer")["latency_s"].sum().reindex(order, fill_value=0.0)
+        fig.add_bar(name=str(kind), x=order, y=t.values * 1e6, hovertemplate="%{x}<br>%{y:.3f} µs<extra>" + str(kind) + "</extra>")
+    fig.update_layout(barmode="stack", title=f"{title}: time per layer by op kind", xaxis_title="layer",
+                      yaxis_title="busy time (µs)", legend_title="op kind", template="plotly_white")
+    return fig
+
+
+def roofline_figure(per_op: pd.DataFrame, summary: dict[str, Any], title: str) -> go.Figure:
+    """Achieved FLOP/s of each op against its arithmetic intensity, under the accelerator's roofline."""
+    df = per_op[(per_op["flops"] > 0) & (per_op["latency_s"] > 0)].copy()
+    byte_cols = [c for c in df.columns if c.startswith("bytes_")]
+    df["traffic"] = df[byte_cols].sum(axis=1) if byte_cols else df.get("bytes", 0)
+    df = df[df["traffic"] > 0]
+    df["intensity"] = df["flops"] / df["traffic"]
+    df["achieved"] = df["flops"] / df["latency_s"]
+    fig = go.Figure()
+    for kind, part in df.groupby("kind", sort=True):
+        fig.add_scatter(x=part["intensity"], y=part["achieved"], mode="markers", name=str(kind),
+                        text=part["name"], hovertemplate="%{text}<br>%{x:.3g} FLOP/B<br>%{y:.3g} FLOP/s<extra></extra>")
+    peak, bw = summary.get("peak_flops_per_s"), summary.get("offchip_bytes_per_s")
+    if peak and bw and len(df):
+        lo = min(df["intensity"].min(), peak / bw) / 4
+        hi = max(df["intensity"].max(), peak / bw) * 4
+        xs = [lo * (hi / lo) ** (i / 63) for i in range(64)]
+        fig.add_scatter(x=xs, y=[min(peak, bw * x) for x in xs], mode="lines", name="roofline",
+                        line={"color": "black", "dash": "dash"})
+    fig.update_layout(title=f"{title}: roofline", xaxis_type="log", yaxis_type="log",
+                      xaxis_title="arithmetic intensity (FLOP / byte moved)", yaxis_title="achieved FLOP/s",
+                      template="plotly_white")
+    return fig
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, Path]:
+    """Write report.html, report.md, per_op.csv, per_op.parquet, per_layer.csv and summary.json."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    per_op: pd.DataFrame = result.per_op
+    summary: dict[str, Any] = dict(result.summary)
+    layers = per_layer(per_op)
+    paths = {
+        "html": out / "report.html",
+        "md": out / "report.md",
+        "csv": out / "per_op.csv",
+        "parquet": out / "per_op.parquet",
+        "layers": out / "per_layer.csv",
+        "json": out / "summary.json",
+    }
+    per_op.to_csv(paths["csv"], index=False)
+    per_op.to_parquet(paths["parquet"], index=False)
+    layers.to_csv(paths["layers"], index=False)
+    paths["json"].write_text(json.dumps(summary, indent=2, default=str))
+
+    rows = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in summary.items() if not isinstance(v, dict))
+    figs = [breakdown_figure(per_op, title), roofline_figure(per_op, summary, title)]
+    body = "".join(f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs))
+    paths["html"].write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
+        f"<h1>{title}</h1><h2>Summary</h2><table>{rows}</table><h2>Figures</h2>{body}"
+        f"<h2>Per layer</h2>{layers.to_html(index=False, float_format=lambda x: f'{x:.4g}')}</body></html>"
+    )
+    md = [f"# {title}", "", "| quantity | value |", "| --- | --- |"]
+    md += [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if not isinstance(v, dict)]
+    md += ["", "## Per layer", "", "| " + " | ".join(layers.columns) + " |", "|" + " --- |" * len(layers.columns)]
+    md += ["| " + " | ".join(_fmt(v) for v in r) + " |" for r in layers.itertuples(index=False)]
+    paths["md"].write_text("\n".join(md) + "\n")
+    return paths
