@@ -1,0 +1,287 @@
+"""Systolic-array cost model: SCALE-Sim v3's compute cycles in closed form, tiling traffic, stalls.
+
+What it models
+--------------
+A ``rows x cols`` PE array runs the GEMM view of an op (``op.mnk``: ``M`` output rows or conv output
+pixels, ``N`` output columns or filters, ``K`` reduction or conv window R*S*C) in *folds*.  Each
+dataflow maps two GEMM dimensions onto the array (SCALE-Sim's ``Sr`` rows and ``Sc`` columns) and
+streams the third through time (``T``).  ``FOLD_AXES[dataflow] = (Sr, Sc, T)``:
+
+    ===========  =====  =====  =====  =========================================
+    dataflow     Sr     Sc     T      stationary in the PEs
+    ===========  =====  =====  =====  =========================================
+    os           M      N      K      the output C (M x N)
+    ws           K      N      M      the weights B (K x N), preloaded
+    is           K      M      N      the inputs A (M x K), preloaded
+    ===========  =====  =====  =====  =========================================
+
+In SCALE-Sim's conv terms M = ofmap pixels, N = filters, K = window; ``-i gemm`` maps a GEMM
+``M, N, K`` to an ``M x K`` ifmap with ``N`` filters of ``1 x K``, i.e. the same M, N, K.
+
+One formula for all three (fitted to, and exact on, all 58 rows of SCALE-Sim 3.0.0's public runs in
+``tests/validation/data/scalesim_public.csv``):
+
+    folds  = batch * ceil(Sr / rows) * ceil(Sc / cols)
+    fold   = T + (rows - 1) + (cols - 1) + PRELOAD[dataflow] * rows
+    cycles = folds * fold - 1
+
+``T`` cycles stream the operands, ``rows - 1 + cols - 1`` are the skew fill and drain of the diagonal
+wavefront (SCALE-Sim lets each fold drain before the next one starts), and weight/input-stationary
+dataflows first shift the stationary tile in, ``rows`` cycles (``PRELOAD``).  SCALE-Sim reports the
+index of the last cycle, hence the single ``- 1``.  Batched independent products run one after another
+(more folds).  Convolutions use SCALE-Sim's output size ``ceil((H + 2 pad - R + stride) / stride)``
+when ``scalesim_ofmap=True`` (the default of `compute_cycles`, needed to match it); that is one more
+output row/column than the true ``floor((H + 2 pad - R) / stride) + 1`` when the stride does not divide
+``H + 2 pad - R``.  `cost` uses the true size (``op.mnk``).  A PE type with ``macs_per_cycle = p``
+streams ``ceil(T / p)`` instead of ``T``, and ``pipeline_depth = d`` adds ``d - 1`` cycles per fold.
+
+Traffic (`traffic`)
+-------------------
+Folds run column fold outer, row fold inner (as in SCALE-Sim).  Of the three GEMM tensors
+(A = M x K ifmap, B = K x N filter, C = M x N ofmap), the one indexed by ``(Sr, Sc)`` is touched once;
+the one indexed by ``(Sc, T)`` once per row fold (``Fr`` times) and the one indexed by ``(Sr, T)`` once per
+column fold (``Fc`` times).  Those multiplicities give SRAM-to-array reads (for C: partial sums,
+written and read back at ``acc_bits``, the final value written at the activation width).  DRAM: a tensor
+is fetched once when it stays resident (the ``(Sr, T)`` tensor must fit whole in its buffer, the
+``(Sc, T)`` tensor one column tile of it), otherwise once per use; a C whose partial sums do not stay
+resident spills them to DRAM and back.  Double buffering halves each buffer's usable capacity.  SRAM
+writes include DRAM fills and SRAM reads include drains of outputs to DRAM.
+
+Stalls: DRAM bytes are spread evenly over the folds.  A fold needs ``bytes / (bytes per cycle)`` cycles
+of transfer; double buffered, the next fold's transfer hides under this fold's compute, so each fold
+stalls ``max(0, transfer - compute)``; single buffered, transfer and compute serialise (stall =
+transfer).  The first fold's load is taken as overlapped with the previous op.  All cores share the
+first off-chip tier's bandwidth equally.
+
+Multiple cores (``unit.count``) split the op along batch, M or N (never K, which would need a
+cross-core reduction), whichever gives the fewest cycles; a folded axis is split in whole array tiles.
+Cycles are those of the busiest core; traffic sums over cores (each core fetches what it needs).
+
+Left out: SCALE-Sim's exact per-cycle SRAM/DRAM trace, bank conflicts, DRAM timing (see `sim.dram`),
+sparsity, and the prologue/epilogue of the op's first load and last store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from arch.pe import PE_TYPES
+from sim.cost import OpCost, cost_model
+from workloads.op import GROUP_SCALE_BITS, Op, OpKind
+
+#: dataflow -> the GEMM dimensions on array rows (Sr), array columns (Sc) and time (T).
+FOLD_AXES: dict[str, tuple[str, str, str]] = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")}
+#: dataflow -> array-row multiples spent shifting the stationary tile in before each fold.
+PRELOAD: dict[str, int] = {"os": 0, "ws": 1, "is": 1}
+#: GEMM tensor -> its two dimensions (A = ifmap, B = filter, C = ofmap in SCALE-Sim's words).
+TENSOR_AXES: dict[str, frozenset[str]] = {"ifmap": frozenset("MK"), "filter": frozenset("KN"), "ofmap": frozenset("MN")}
+_INF = float("inf")
+
+
+def _axes(dataflow: str) -> tuple[str, str, str]:
+    try:
+        return FOLD_AXES[dataflow]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dataflow {dataflow!r}; expected one of {sorted(FOLD_AXES)}") from None
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def scalesim_mnk(op: Op) -> tuple[int, int, int]:
+    """(M, N, K) as SCALE-Sim computes them: convolution outputs rounded up (see the module docstring)."""
+    if op.kind is not OpKind.CONV2D:
+        return op.mnk
+    d = op.dims
+    stride, pad = d.get("stride", 1), d.get("pad", 0)
+    ho = _ceil(d["H"] + 2 * pad - d["R"] + stride, stride)
+    wo = _ceil(d["W"] + 2 * pad - d["S"] + stride, stride)
+    return ho * wo, d["K"], d["R"] * d["S"] * d["C"]
+
+
+def fold_shape(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> tuple[int, int, int, int, int]:
+    """(Sr, Sc, T, row folds Fr, column folds Fc) of one ``M x N x K`` product."""
+    dims = {"M": m, "N": n, "K": k}
+    sr, sc, t = (dims[a] for a in _axes(dataflow))
+    return sr, sc, t, _ceil(sr, rows), _ceil(sc, cols)
+
+
+def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
+                macs_per_cycle: float = 1.0, pipeline_depth: int = 1) -> int:
+    """Compute cycles of ``batch`` ``M x N x K`` products: the one formula of the module docstring."""
+    sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
+    if batch == 0 or sr == 0 or sc == 0 or t == 0:
+        return 0
+    stream = t if macs_per_cycle == 1 else math.ceil(t / macs_per_cycle)
+    fold = stream + rows + cols - 2 + PRELOAD[dataflow] * rows + pipeline_depth - 1
+    folds = batch * fr * fc
+    return max(folds * fold - 1, folds * stream)  # the max only binds on a 1 x 1 output-stationary array
+
+
+def compute_cycles(op: Op, rows: int, cols: int, dataflow: str, *, scalesim_ofmap: bool = True) -> int:
+    """SCALE-Sim v3's "Compute cycles" of `op` on a ``rows x cols`` array (int8 PE, no stalls)."""
+    m, n, k = scalesim_mnk(op) if scalesim_ofmap else op.mnk
+    return gemm_cycles(m, n, k, rows, cols, dataflow, batch=op.batch)
+
+
+@dataclasses.dataclass(frozen=True)
+class Traffic:
+    """Bytes moved per operand ("ifmap", "filter", "ofmap") for a whole op, and the fold count."""
+
+    folds: int
+    sram_read_bytes: dict[str, float]
+    sram_write_bytes: dict[str, float]
+    dram_read_bytes: dict[str, float]
+    dram_write_bytes: dict[str, float]
+
+    @property
+    def sram_read(self) -> float:
+        return sum(self.sram_read_bytes.values())
+
+    @property
+    def sram_write(self) -> float:
+        return sum(self.sram_write_bytes.values())
+
+    @property
+    def dram_read(self) -> float:
+        return sum(self.dram_read_bytes.values())
+
+    @property
+    def dram_write(self) -> float:
+        return sum(self.dram_write_bytes.values())
+
+    @property
+    def dram(self) -> float:
+        return self.dram_read + self.dram_write
+
+    def combine(self, other: Traffic, times: int = 1) -> Traffic:
+        """This traffic plus `times` copies of `other` (cores that run equal shares)."""
+
+        def add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+            return {key: a[key] + times * b[key] for key in a}
+
+        return Traffic(self.folds + times * other.folds, add(self.sram_read_bytes, other.sram_read_bytes),
+                       add(self.sram_write_bytes, other.sram_write_bytes),
+                       add(self.dram_read_bytes, other.dram_read_bytes),
+                       add(self.dram_write_bytes, other.dram_write_bytes))
+
+
+def traffic(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
+            a_bits: float = 8, w_bits: float = 8, acc_bits: float = 32, out_bits: float | None = None,
+            ifmap_sram_bytes: float = _INF, filter_sram_bytes: float = _INF, ofmap_sram_bytes: float = _INF,
+            double_buffered: bool = True) -> Traffic:
+    """SRAM and DRAM bytes per operand of ``batch`` ``M x N x K`` products (model: module docstring).
+
+    ``w_bits`` may be fractional to carry per-group scales; ``out_bits`` defaults to ``a_bits``."""
+    sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
+    ax_r, ax_c, ax_t = _axes(dataflow)
+    dims = {"M": m, "N": n, "K": k}
+    share = 0.5 if double_buffered else 1.0
+    capacity = {"ifmap": ifmap_sram_bytes * share, "filter": filter_sram_bytes * share,
+                "ofmap": ofmap_sram_bytes * share}
+    elem = {"ifmap": a_bits / 8, "filter": w_bits / 8, "ofmap": acc_bits / 8}
+    out_b = (a_bits if out_bits is None else out_bits) / 8
+    s_rd, s_wr, d_rd, d_wr = {}, {}, {}, {}
+    for name, axes in TENSOR_AXES.items():
+        a1, a2 = sorted(axes)
+        count = dims[a1] * dims[a2]
+        if axes == {ax_r, ax_c}:
+            uses, resident = 1, True
+        elif axes == {ax_c, ax_t}:  # one column tile is reused across the inner row-fold loop
+            uses, resident = fr, min(cols, sc) * t * elem[name] <= capacity[name]
+        else:  # (Sr, T): reused across column folds only if the whole tensor stays
+            uses, resident = fc, count * elem[name] <= capacity[name]
+        fetches = 1 if resident else uses
+        if name == "ofmap":
+            partial = (uses - 1) * count * elem[name]
+            spill = 0.0 if resident else partial
+            s_rd[name], s_wr[name] = partial + count * out_b, partial + count * out_b + spill
+            d_rd[name], d_wr[name] = spill, spill + count * out_b
+        else:
+            d_rd[name], d_wr[name] = fetches * count * elem[name], 0.0
+            s_rd[name], s_wr[name] = uses * count * elem[name], d_rd[name]
+    folds = fr * fc if min(sr, sc, t) > 0 else 0
+    scale = lambda d: {key: batch * v for key, v in d.items()}  # noqa: E731
+    return Traffic(batch * folds, scale(s_rd), scale(s_wr), scale(d_rd), scale(d_wr))
+
+
+def stall_cycles(dram_bytes: float, folds: int, fold_cycles: float, bytes_per_cycle: float,
+                 double_buffered: bool = True) -> int:
+    """Cycles the array waits for DRAM: per fold, transfer beyond what compute hides (docstring)."""
+    if folds == 0 or dram_bytes == 0:
+        return 0
+    transfer = dram_bytes / folds / bytes_per_cycle
+    per_fold = max(0.0, transfer - fold_cycles) if double_buffered else transfer
+    return math.ceil(folds * per_fold - 1e-9)
+
+
+def _split(size: int, parts: int, tile: int) -> list[tuple[int, int]]:
+    """[(share, how many cores get it)] when `size` is cut into `parts` pieces of whole `tile`s."""
+    share = min(size, _ceil(_ceil(size, tile), parts) * tile)
+    if share == 0:
+        return [(0, parts)]
+    full, rest = divmod(size, share)
+    return [(share, full)] + ([(rest, 1)] if rest else [])
+
+
+def _core_shares(m: int, n: int, batch: int, rows: int, cols: int, dataflow: str, count: int):
+    """Candidate ways of cutting the op over `count` cores: lists of ((m, n, batch), cores)."""
+    sr_axis, sc_axis, _ = _axes(dataflow)
+    tile = {sr_axis: rows, sc_axis: cols}
+    options = [[((m, n, b), c) for b, c in _split(batch, count, 1)]]
+    options.append([((mm, n, batch), c) for mm, c in _split(m, count, tile.get("M", 1))])
+    options.append([((m, nn, batch), c) for nn, c in _split(n, count, tile.get("N", 1))])
+    return options
+
+
+def _group_bits(op: Op) -> float:
+    """Weight bits per element including per-group scale and zero point."""
+    if op.group_size and op.weights:
+        return op.w_bits + (GROUP_SCALE_BITS + op.w_bits) / op.group_size
+    return float(op.w_bits)
+
+
+@cost_model("systolic", kinds={OpKind.GEMM, OpKind.CONV2D, OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT, OpKind.ROUTER})
+def cost(op: Op, unit, accelerator) -> OpCost:
+    """Cost of `op` on a `SystolicArray` unit of `accelerator` (model: module docstring)."""
+    pe = PE_TYPES[unit.pe]
+    rows, cols, df = unit.rows, unit.cols, unit.dataflow
+    m, n, k = op.mnk
+    mpc, depth = pe.macs_per_cycle, pe.pipeline_depth
+    bits = dict(a_bits=op.a_bits, w_bits=_group_bits(op), acc_bits=op.acc_bits)
+    bufs = dict(ifmap_sram_bytes=unit.ifmap_sram_bytes, filter_sram_bytes=unit.filter_sram_bytes,
+                ofmap_sram_bytes=unit.ofmap_sram_bytes, double_buffered=unit.double_buffered)
+    off = accelerator.off_chip[0] if accelerator.off_chip else None
+    clock = accelerator.tech.clock_hz
+
+    def run(option):
+        cores = sum(c for (mm, nn, b), c in option if mm and nn and b) or 1
+        bpc = off.bytes_per_s(clock) / clock / cores if off else _INF
+        worst, total = (0, 0, 0), None
+        for (mm, nn, b), c in option:
+            compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth)
+            tr = traffic(mm, nn, k, rows, cols, df, batch=b, **bits, **bufs)
+            fold = (compute + 1) / tr.folds if tr.folds else 0
+            stall = stall_cycles(tr.dram, tr.folds, fold, bpc, unit.double_buffered) if off else 0
+            worst = max(worst, (compute + stall, compute, stall))
+            total = tr.combine(tr, c - 1) if total is None else total.combine(tr, c)
+        return worst, total
+
+    options = _core_shares(m, n, op.batch, rows, cols, df, unit.count) if unit.count > 1 else \
+        [[((m, n, op.batch), 1)]]
+    (cycles, compute, stall), tr = min((run(o) for o in options), key=lambda r: r[0][0])
+    macs = op.macs
+    on_name = accelerator.on_chip[0].name if accelerator.on_chip else f"{unit.name}_sram"
+    tier_bytes = {on_name: tr.sram_read + tr.sram_write}
+    if off:
+        tier_bytes[off.name] = tier_bytes.get(off.name, 0.0) + tr.dram
+    peak = rows * cols * unit.count * mpc
+    return OpCost(
+        unit=unit.name, cycles=int(cycles), compute_cycles=int(compute), stall_cycles=int(stall),
+        tier_bytes=tier_bytes,
+        counts={"mac": float(macs), "sram_read_bytes": tr.sram_read, "sram_write_bytes": tr.sram_write,
+                "dram_read_bytes": tr.dram_read if off else 0.0, "dram_write_bytes": tr.dram_write if off else 0.0},
+        utilization=min(1.0, macs / (peak * cycles)) if cycles else 0.0,
+    )
