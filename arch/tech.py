@@ -1,0 +1,553 @@
+"""Technology tables: energy per operation, area per block, leakage, node scaling, each with its source.
+
+One interface (Accelergy's idea of reference tables behind `energy(component, action, attrs)`):
+
+    energy_pj(component, action, *, node_nm=45, **attrs) -> Figure   # pJ per op, per byte, per MAC
+    area_mm2(component, *, node_nm=45, **attrs)         -> Figure
+    leakage_w_per_mm2(node_nm)                          -> Figure
+    scale("energy" | "area", from_nm, to_nm)            -> float     # multiply a 45 nm figure by this
+
+Every answer is a `Figure(value, unit, source)`; `source` says which table entry it came from and which
+rule derived it.  An unknown component, action, format, node or attribute raises `ValueError` listing
+the known ones: there is no silent fallback.
+
+Base data (45 nm) and the derivation rules, all stated once here and repeated in each Figure's source:
+
+- Arithmetic: Horowitz, ISSCC 2014, "Computing's energy problem", Fig. 1.1.9 (energy) and the area
+  table of the same talk, 45 nm.  Integer multipliers narrower than 32 bits scale from the int8 entry by
+  the partial-product count (w_bits x a_bits / 64, the "bit-width^2" rule of an array multiplier);
+  integer adders interpolate linearly in width between the 8/16/32-bit entries (ripple/prefix adders
+  grow about linearly).  Floating-point formats not in the table (bf16, fp8 e4m3, tf32) scale from the
+  fp16 entry by significand width (implicit bit included): multipliers by (p / 11)^2, adders by p / 11.
+  The exponent logic is ignored by this rule, which underestimates bf16 a little (8-bit exponent).
+- A MAC is one multiply at operand width plus one add at accumulator width (int -> int32 adder,
+  float -> fp32 adder unless `acc_bits`/`acc_fmt` say otherwise).  Ternary weights need no multiplier:
+  a ternary MAC is one add (add/subtract/skip) at accumulator width.
+- SRAM: Horowitz 2014, 64-bit read 10 pJ @ 8 KB, 20 pJ @ 32 KB, 100 pJ @ 1 MB (45 nm), reported here
+  per byte.  Interpolated log-log in capacity; extrapolated beyond either end with the slope of the
+  nearest segment (0.5 below 8 KB, log(5)/log(32) ~ 0.464 above 1 MB).  Writes are charged as reads
+  (Horowitz gives reads only).  `capacity_bytes` is the array one access activates: pass a bank's size
+  for banked memories, or a 512 MiB SRAM is charged as one huge array.
+- SRAM area: published 6T high-density bit-cell areas per node (not the logic scaling factor, because
+  SRAM shrinks more slowly than logic below 16 nm) divided by an assumed array efficiency of 0.6.
+- DRAM energy per byte by kind, from the papers cited in `DRAM_PJ_PER_BIT`.  DRAM energy does not
+  scale with the logic node; `node_nm` is accepted and ignored for DRAM.
+- Node scaling: Stillmaker & Baas, Integration 58 (2017) 74-81.  Area from their 45 nm row (32, 20,
+  16, 7 nm); energy from their fitted polynomial E(Vdd) per node evaluated at that node's nominal Vdd
+  (listed in `NODE_SCALING`).  28 nm is interpolated log-log between their 32 and 20 nm points; 5 nm
+  (beyond the paper's range) is extrapolated log-log with the 10 -> 7 nm slope.
+- Registers: NanGate 45 nm Open Cell Library DFF_X1 area (about 4.5 um^2 per bit); energy per bit is an
+  order-of-magnitude assumption, marked so.
+- Leakage power density: assumed per node, bounded above by TPU v1's idle power (28 W over a 331 mm^2
+  die at 28 nm, Jouppi et al., ISCA 2017); marked assumed.
+
+Left out: wires and NoC energy, clock tree, control logic (the spec's `area_overhead_fraction` covers
+area), voltage/frequency scaling within a node, SRAM port counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# --------------------------------------------------------------------------------------------------
+# Tables (data).  Each carries its source.
+# --------------------------------------------------------------------------------------------------
+
+HOROWITZ = "Horowitz, ISSCC 2014, 'Computing's energy problem (and what we can do about it)', 45 nm"
+
+ARITH_45NM: dict[str, Any] = {
+    "source": HOROWITZ + ", Fig. 1.1.9 energy and area table",
+    # (operation, format) -> (energy pJ, area um^2)
+    "entries": {
+        ("add", "int8"): (0.03, 36.0),
+        ("add", "int16"): (0.05, 67.0),
+        ("add", "int32"): (0.1, 137.0),
+        ("add", "fp16"): (0.4, 1360.0),
+        ("add", "fp32"): (0.9, 4184.0),
+        ("mult", "int8"): (0.2, 282.0),
+        ("mult", "int32"): (3.1, 3495.0),
+        ("mult", "fp16"): (1.1, 1640.0),
+        ("mult", "fp32"): (3.7, 7700.0),
+    },
+}
+
+# Number formats the tables know.  Integer formats: bits.  Float formats: significand bits p including
+# the implicit bit, and the Horowitz format they are derived from.
+INT_FORMATS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "int16": 16, "int32": 32}
+FLOAT_FORMATS: dict[str, dict[str, Any]] = {
+    "fp8": {"bits": 8, "significand": 4, "exponent": 4, "note": "fp8 = e4m3 (OCP FP8)"},
+    "fp16": {"bits": 16, "significand": 11, "exponent": 5, "note": "IEEE binary16"},
+    "bf16": {"bits": 16, "significand": 8, "exponent": 8, "note": "bfloat16"},
+    "tf32": {"bits": 19, "significand": 11, "exponent": 8, "note": "NVIDIA TensorFloat-32"},
+    "fp32": {"bits": 32, "significand": 24, "exponent": 8, "note": "IEEE binary32"},
+}
+TERNARY = "ternary"
+FORMATS = (*INT_FORMATS, TERNARY, *FLOAT_FORMATS)
+
+SRAM_45NM: dict[str, Any] = {
+    "source": HOROWITZ + ": 64-bit cache access 10 pJ @ 8 KB, 20 pJ @ 32 KB, 100 pJ @ 1 MB",
+    # capacity in bytes -> pJ per 64-bit (8-byte) read
+    "points": {8 * 1024: 10.0, 32 * 1024: 20.0, 1024 * 1024: 100.0},
+}
+
+SRAM_BITCELL_UM2: dict[str, Any] = {
+    "source": "published 6T high-density SRAM bit cells: 45 nm 0.346 um^2 (Intel, Mistry et al. IEDM 2007); "
+    "28 nm 0.127 um^2 (TSMC 28HP); 16 nm 0.07 um^2 (TSMC 16FF+); 7 nm 0.027 um^2 (TSMC N7, ISSCC 2017); "
+    "5 nm 0.021 um^2 (TSMC N5, Yeap et al. IEDM 2019)",
+    "um2": {45: 0.346, 28: 0.127, 16: 0.07, 7: 0.027, 5: 0.021},
+    "array_efficiency": 0.6,
+    "efficiency_source": "assumed: bit cells are 60% of a macro's area (decoders, sense amps, I/O the rest)",
+}
+
+REGISTER_45NM: dict[str, Any] = {
+    "source": "NanGate 45 nm Open Cell Library, DFF_X1 (about 4.5 um^2); energy per bit-write assumed "
+    "(order of magnitude: a few fJ per clocked flip-flop bit at 45 nm)",
+    "area_um2_per_bit": 4.52,
+    "energy_pj_per_bit": 0.005,
+}
+
+MIXPE_SHIFT_ADD: dict[str, Any] = {
+    "source": "rule for MixPE (Zhang et al., arXiv 2411.16158) shift-and-add PEs: a w-bit integer weight times "
+    "an operand of width b is w-1 additions of width b+w (one per weight bit after the first; shifts are wiring); "
+    "for float activations b is the significand and the exponent passes through; shifter/gating muxes are "
+    "charged as an assumed 50% extra adder area and 0% extra energy",
+    "mux_area_fraction": 0.5,
+}
+
+NODE_SCALING: dict[str, Any] = {
+    "source": "Stillmaker & Baas, 'Scaling equations for the accurate prediction of CMOS device performance "
+    "from 180 nm to 7 nm', Integration 58 (2017) 74-81: area from the 45 nm row of the area table; energy from "
+    "the fitted E(Vdd) polynomials at nominal Vdd (45 nm 1.0 V, 32 nm 0.9 V, 20 nm 0.9 V, 16 nm 0.85 V, "
+    "10 nm 0.75 V, 7 nm 0.7 V); 28 nm interpolated log-log between 32 and 20 nm; 5 nm extrapolated "
+    "log-log from the 10 -> 7 nm slope (beyond the paper's range)",
+    # factor to multiply a 45 nm figure by
+    "energy": {45: 1.0, 28: 0.401, 16: 0.136, 7: 0.047, 5: 0.0327},
+    "area": {45: 1.0, 28: 0.368, 16: 0.19, 7: 0.059, 5: 0.0359},
+}
+NODES_NM = tuple(NODE_SCALING["energy"])
+
+LEAKAGE_W_PER_MM2: dict[str, Any] = {
+    "source": "assumed order-of-magnitude leakage power densities; upper bound from TPU v1 idle power "
+    "(28 W / 331 mm^2 = 0.085 W/mm^2 at 28 nm, Jouppi et al. ISCA 2017, which includes clock power); "
+    "FinFET nodes (16 nm and below) leak less per transistor but pack more per mm^2",
+    "w_per_mm2": {45: 0.05, 28: 0.06, 16: 0.05, 7: 0.07, 5: 0.08},
+}
+
+DRAM_PJ_PER_BIT: dict[str, tuple[float, str]] = {
+    # kind -> (pJ per bit transferred, source).  Does not scale with the logic node.
+    "ddr3": (30.5, HOROWITZ + ": DRAM 1.3-2.6 nJ per 64-bit access; midpoint 1.95 nJ / 64 b"),
+    "ddr4": (15.0, "assumed: low end of the 15-20 pJ/bit commonly quoted for DDR4 DIMM accesses including I/O "
+                   "(O'Connor et al., MICRO 2017, place off-package DRAM near GDDR5's 14 pJ/bit)"),
+    "ddr5": (12.0, "assumed: DDR4 figure scaled by the I/O voltage drop 1.2 V -> 1.1 V and on-die improvements"),
+    "lpddr4": (6.0, "assumed: low-swing LPDDR4 I/O, about 40% of DDR4 per bit"),
+    "lpddr5": (4.5, "assumed: LPDDR5 about 25% below LPDDR4 per bit"),
+    "hbm2": (3.9, "O'Connor et al., 'Fine-Grained DRAM', MICRO 2017: HBM2 about 3.9 pJ/bit"),
+    "hbm2e": (3.9, "assumed equal to HBM2 (O'Connor et al., MICRO 2017): same interface at a higher data rate"),
+    "hbm3": (3.0, "assumed: HBM2 figure (O'Connor et al., MICRO 2017) less ~25% for HBM3's 0.4 V I/O"),
+    "flash": (60.0, "assumed: NAND page read plus ONFI/Toggle I/O, order of magnitude tens of pJ/bit"),
+}
+
+COMPONENTS_ENERGY: dict[str, tuple[str, ...]] = {
+    "mac": ("compute",),
+    "mult": ("compute",),
+    "add": ("compute",),
+    "dequant": ("compute",),
+    "sram": ("read", "write"),
+    "dram": ("access",),
+    "vector": ("flop",),
+    "reg": ("access",),
+}
+COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant")
+
+
+# --------------------------------------------------------------------------------------------------
+# Interface
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number with its unit and where it came from."""
+
+    value: float
+    unit: str
+    source: str
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def _known(what: str, got: Any, options: Any) -> ValueError:
+    return ValueError(f"unknown {what} {got!r}; expected one of {', '.join(map(str, options))}")
+
+
+def _check_node(node_nm: int) -> None:
+    if node_nm not in NODE_SCALING["energy"]:
+        raise _known("node_nm", node_nm, NODES_NM)
+
+
+def _check_attrs(where: str, attrs: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(attrs) - set(allowed))
+    if extra:
+        raise ValueError(f"{where}: unknown attribute(s) {extra}; expected {', '.join(allowed) or 'none'}")
+
+
+def scale(quantity: Literal["energy", "area"], from_nm: int, to_nm: int) -> float:
+    """Factor that turns a `quantity` at `from_nm` into one at `to_nm` (Stillmaker & Baas 2017)."""
+    if quantity not in ("energy", "area"):
+        raise _known("quantity", quantity, ("energy", "area"))
+    _check_node(from_nm)
+    _check_node(to_nm)
+    table = NODE_SCALING[quantity]
+    return table[to_nm] / table[from_nm]
+
+
+def _node_note(quantity: str, node_nm: int) -> str:
+    if node_nm == 45:
+        return ""
+    return f"; x{scale(quantity, 45, node_nm):.3g} {quantity} scaling 45 -> {node_nm} nm (Stillmaker & Baas 2017)"
+
+
+# ---- arithmetic at 45 nm: (energy pJ, area um^2, derivation) -------------------------------------
+
+
+def _int_add(bits: int) -> tuple[float, float, str]:
+    if not isinstance(bits, int) or isinstance(bits, bool) or bits < 1:
+        raise ValueError(f"adder width bits={bits!r}; expected a positive integer")
+    pts = [(8, "int8"), (16, "int16"), (32, "int32")]
+    table = ARITH_45NM["entries"]
+    for w, name in pts:
+        if bits == w:
+            e, a = table[("add", name)]
+            return e, a, f"{HOROWITZ}: {w}-bit add {e} pJ, {a:g} um^2"
+    if bits < 8:
+        e, a = table[("add", "int8")]
+        f = bits / 8
+        return e * f, a * f, f"{HOROWITZ}: 8-bit add x {bits}/8 (adder linear in width)"
+    if bits > 32:
+        e, a = table[("add", "int32")]
+        f = bits / 32
+        return e * f, a * f, f"{HOROWITZ}: 32-bit add x {bits}/32 (adder linear in width)"
+    lo, hi = (8, 16) if bits < 16 else (16, 32)
+    elo, alo = table[("add", f"int{lo}")]
+    ehi, ahi = table[("add", f"int{hi}")]
+    t = (bits - lo) / (hi - lo)
+    return (elo + t * (ehi - elo), alo + t * (ahi - alo),
+            f"{HOROWITZ}: add interpolated linearly in width between {lo} and {hi} bits")
+
+
+def _int_mult(w_bits: int, a_bits: int) -> tuple[float, float, str]:
+    table = ARITH_45NM["entries"]
+    if w_bits == a_bits == 32:
+        e, a = table[("mult", "int32")]
+        return e, a, f"{HOROWITZ}: 32-bit mult {e} pJ, {a:g} um^2"
+    e8, a8 = table[("mult", "int8")]
+    if w_bits == a_bits == 8:
+        return e8, a8, f"{HOROWITZ}: 8-bit mult {e8} pJ, {a8:g} um^2"
+    f = w_bits * a_bits / 64
+    return (e8 * f, a8 * f,
+            f"{HOROWITZ}: 8-bit mult x ({w_bits}*{a_bits})/(8*8) (array multiplier ~ partial-product bits)")
+
+
+def _float_op(op: str, fmt: str) -> tuple[float, float, str]:
+    table = ARITH_45NM["entries"]
+    if (op, fmt) in table:
+        e, a = table[(op, fmt)]
+        return e, a, f"{HOROWITZ}: {fmt} {op} {e} pJ, {a:g} um^2"
+    p = FLOAT_FORMATS[fmt]["significand"]
+    e16, a16 = table[(op, "fp16")]
+    f = (p / 11) ** 2 if op == "mult" else p / 11
+    rule = f"({p}/11)^2" if op == "mult" else f"{p}/11"
+    return (e16 * f, a16 * f,
+            f"{HOROWITZ}: fp16 {op} x {rule} (significand {p} bits incl. implicit; {FLOAT_FORMATS[fmt]['note']})")
+
+
+def _fmt_kind(fmt: Any) -> str:
+    if fmt in INT_FORMATS:
+        return "int"
+    if fmt in FLOAT_FORMATS:
+        return "float"
+    if fmt == TERNARY:
+        return "ternary"
+    raise _known("fmt", fmt, FORMATS)
+
+
+def _mult(fmt: str) -> tuple[float, float, str]:
+    kind = _fmt_kind(fmt)
+    if kind == "ternary":
+        return 0.0, 0.0, "ternary weight: no multiplier (sign select / skip is folded into the adder)"
+    if kind == "int":
+        b = INT_FORMATS[fmt]
+        return _int_mult(b, b)
+    return _float_op("mult", fmt)
+
+
+def _add(fmt: str | None, bits: int | None) -> tuple[float, float, str]:
+    if fmt is None or fmt == "int":
+        if bits is None:
+            raise ValueError("add: give fmt (one of " + ", ".join(f for f in FORMATS if f != TERNARY)
+                             + ") or bits (integer adder width)")
+        return _int_add(bits)
+    kind = _fmt_kind(fmt)
+    if kind == "ternary":
+        raise ValueError("add: fmt 'ternary' is a weight format, not an adder; give the accumulator's fmt or bits")
+    if kind == "int":
+        if bits is not None and bits != INT_FORMATS[fmt]:
+            raise ValueError(f"add: fmt={fmt!r} is {INT_FORMATS[fmt]} bits but bits={bits}; give one of them")
+        return _int_add(INT_FORMATS[fmt])
+    if bits is not None and bits != FLOAT_FORMATS[fmt]["bits"]:
+        raise ValueError(f"add: bits={bits} does not apply to float format {fmt!r}")
+    return _float_op("add", fmt)
+
+
+def _acc(fmt_kind: str, acc_bits: int | None, acc_fmt: str | None) -> tuple[float, float, str]:
+    if acc_fmt is not None:
+        if acc_bits is not None:
+            raise ValueError("give acc_bits or acc_fmt, not both")
+        return _add(acc_fmt, None)
+    if fmt_kind == "float":
+        bits = 32 if acc_bits is None else acc_bits
+        fp = {16: "fp16", 32: "fp32"}
+        if bits not in fp:
+            raise _known("float accumulator acc_bits", bits, sorted(fp))
+        return _add(fp[bits], None)
+    return _int_add(32 if acc_bits is None else acc_bits)
+
+
+def _dequant(fmt: str) -> tuple[float, float, str]:
+    """Dequantise one value to `fmt`: one multiply by the scale and one add of the zero point."""
+    em, am, sm = _mult(fmt)
+    ea, aa, sa = _add(fmt, None)
+    return em + ea, am + aa, f"dequantiser = one {fmt} mult (scale) + one {fmt} add (zero point): [{sm}] + [{sa}]"
+
+
+def _shift_add(w_bits: int, a_fmt: str) -> tuple[float, float, str]:
+    if a_fmt in INT_FORMATS:
+        width = INT_FORMATS[a_fmt] + w_bits
+    elif a_fmt in FLOAT_FORMATS:
+        width = FLOAT_FORMATS[a_fmt]["significand"] + w_bits
+    else:
+        raise _known("shift-add activation fmt", a_fmt, (*INT_FORMATS, *FLOAT_FORMATS))
+    n = w_bits - 1
+    e, a, s = _int_add(width)
+    mux = MIXPE_SHIFT_ADD["mux_area_fraction"]
+    return (n * e, n * a * (1 + mux),
+            f"{MIXPE_SHIFT_ADD['source']}: {n} x {width}-bit add [{s}]")
+
+
+def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
+    """The parts of one PE: multiplier, accumulator adder, dequantiser (in-loop only), registers."""
+    from arch.pe import PE_TYPES
+
+    if pe_type not in PE_TYPES:
+        raise _known("pe_type", pe_type, sorted(PE_TYPES))
+    pe = PE_TYPES[pe_type]
+    parts: dict[str, tuple[float, float, str]] = {}
+    w_fmt, a_fmt = pe.w_format, pe.a_format
+    _fmt_kind(w_fmt)
+    a_kind = _fmt_kind(a_fmt)
+    if pe.multiplier == "adder":
+        parts["mult"] = _mult(TERNARY)
+    elif pe.multiplier == "shift_add":
+        parts["mult"] = _shift_add(INT_FORMATS[w_fmt], a_fmt)
+    elif pe.dequant == "in_loop":
+        parts["dequant"] = _dequant(a_fmt)  # weight is widened to the activation format, then multiplied
+        parts["mult"] = _mult(a_fmt)
+    elif w_fmt == a_fmt:
+        parts["mult"] = _mult(a_fmt)
+    elif w_fmt in INT_FORMATS and a_fmt in INT_FORMATS:
+        parts["mult"] = _int_mult(INT_FORMATS[w_fmt], INT_FORMATS[a_fmt])
+    else:
+        raise ValueError(f"pe_type {pe_type!r}: no rule for a {w_fmt} x {a_fmt} {pe.multiplier} multiplier")
+    parts["acc"] = _acc(a_kind, pe.acc_bits, None)
+    w_bits = 2 if w_fmt == TERNARY else (INT_FORMATS.get(w_fmt) or FLOAT_FORMATS[w_fmt]["bits"])
+    a_bits = INT_FORMATS.get(a_fmt) or FLOAT_FORMATS[a_fmt]["bits"]
+    reg_bits = w_bits + a_bits + pe.acc_bits
+    parts["regs"] = (reg_bits * REGISTER_45NM["energy_pj_per_bit"], reg_bits * REGISTER_45NM["area_um2_per_bit"],
+                     f"{REGISTER_45NM['source']}: {reg_bits} bits (weight {w_bits} + activation {a_bits} "
+                     f"+ partial sum {pe.acc_bits})")
+    return parts
+
+
+def _sram_pj_per_byte_45(capacity_bytes: Any) -> tuple[float, str]:
+    if isinstance(capacity_bytes, bool) or not isinstance(capacity_bytes, (int, float)) or capacity_bytes <= 0:
+        raise ValueError(f"sram: capacity_bytes={capacity_bytes!r}; expected a positive number of bytes")
+    pts = sorted(SRAM_45NM["points"].items())
+    xs = [math.log(c) for c, _ in pts]
+    ys = [math.log(e / 8) for _, e in pts]  # per byte
+    x = math.log(capacity_bytes)
+    if x <= xs[1]:
+        i = 0
+    else:
+        i = 1
+    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    y = ys[i] + slope * (x - xs[i])
+    inside = xs[0] <= x <= xs[-1]
+    how = "interpolated log-log" if inside else f"extrapolated log-log with slope {slope:.3f}"
+    return math.exp(y), f"{SRAM_45NM['source']}; per byte = per 64 bits / 8; {how} at {capacity_bytes:g} B"
+
+
+def energy_pj(component: str, action: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
+    """Energy of one `action` on `component` at `node_nm`.
+
+    mac/compute (fmt=, acc_bits=, acc_fmt= | pe_type=)  pJ per multiply-accumulate
+    mult/compute (fmt=)                                   pJ per multiply
+    add/compute (fmt= and/or bits=)                       pJ per add (bits alone: integer adder)
+    dequant/compute (fmt=)                                pJ per value dequantised to fmt
+    sram/read, sram/write (capacity_bytes=)               pJ per byte
+    dram/access (kind=)                                   pJ per byte (no node scaling)
+    vector/flop (fmt=)                                    pJ per flop (mean of add and mult)
+    reg/access (bits=)                                    pJ per register write of `bits`
+    """
+    if component not in COMPONENTS_ENERGY:
+        raise _known("energy component", component, COMPONENTS_ENERGY)
+    if action not in COMPONENTS_ENERGY[component]:
+        raise _known(f"action for {component!r}", action, COMPONENTS_ENERGY[component])
+    _check_node(node_nm)
+    where = f"energy_pj({component!r}, {action!r})"
+
+    if component == "dram":
+        _check_attrs(where, attrs, ("kind",))
+        kind = attrs.get("kind")
+        if kind not in DRAM_PJ_PER_BIT:
+            raise _known("dram kind", kind, DRAM_PJ_PER_BIT)
+        pj_bit, src = DRAM_PJ_PER_BIT[kind]
+        return Figure(pj_bit * 8, "pJ/byte", f"{src}; x8 bits per byte; DRAM energy does not scale with logic node")
+
+    if component == "sram":
+        _check_attrs(where, attrs, ("capacity_bytes",))
+        e, src = _sram_pj_per_byte_45(attrs.get("capacity_bytes"))
+        if action == "write":
+            src += "; write charged as a read (Horowitz gives reads only)"
+        return Figure(e * scale("energy", 45, node_nm), "pJ/byte", src + _node_note("energy", node_nm))
+
+    if component == "reg":
+        _check_attrs(where, attrs, ("bits",))
+        bits = attrs.get("bits")
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+            raise ValueError(f"{where}: bits={bits!r}; expected a positive integer")
+        e = bits * REGISTER_45NM["energy_pj_per_bit"]
+        return Figure(e * scale("energy", 45, node_nm), "pJ", REGISTER_45NM["source"] + _node_note("energy", node_nm))
+
+    if component == "mac":
+        if "pe_type" in attrs:
+            _check_attrs(where, attrs, ("pe_type",))
+            parts = _pe(attrs["pe_type"])
+            parts.pop("regs")
+            e = sum(p[0] for p in parts.values())
+            src = f"PE {attrs['pe_type']!r} per MAC = " + " + ".join(f"{k} [{p[2]}]" for k, p in parts.items())
+            if parts.get("dequant") is None:
+                src += "; per-group dequantisation (if any) is charged separately via dequant/compute"
+        else:
+            _check_attrs(where, attrs, ("fmt", "acc_bits", "acc_fmt"))
+            fmt = attrs.get("fmt")
+            kind = _fmt_kind(fmt)
+            em, _, sm = _mult(fmt)
+            ea, _, sa = _acc("int" if kind == "ternary" else kind, attrs.get("acc_bits"), attrs.get("acc_fmt"))
+            e = em + ea
+            src = f"{fmt} MAC = mult [{sm}] + accumulate [{sa}]"
+        return Figure(e * scale("energy", 45, node_nm), "pJ/MAC", src + _node_note("energy", node_nm))
+
+    if component == "mult":
+        _check_attrs(where, attrs, ("fmt",))
+        e, _, src = _mult(attrs.get("fmt"))
+        return Figure(e * scale("energy", 45, node_nm), "pJ", src + _node_note("energy", node_nm))
+
+    if component == "add":
+        _check_attrs(where, attrs, ("fmt", "bits"))
+        e, _, src = _add(attrs.get("fmt"), attrs.get("bits"))
+        return Figure(e * scale("energy", 45, node_nm), "pJ", src + _node_note("energy", node_nm))
+
+    if component == "dequant":
+        _check_attrs(where, attrs, ("fmt",))
+        e, _, src = _dequant(attrs.get("fmt"))
+        return Figure(e * scale("energy", 45, node_nm), "pJ", src + _node_note("energy", node_nm))
+
+    # vector/flop
+    _check_attrs(where, attrs, ("fmt",))
+    fmt = attrs.get("fmt")
+    if fmt not in FLOAT_FORMATS:
+        raise _known("vector fmt", fmt, FLOAT_FORMATS)
+    em, _, sm = _float_op("mult", fmt)
+    ea, _, sa = _float_op("add", fmt)
+    return Figure((em + ea) / 2 * scale("energy", 45, node_nm), "pJ/flop",
+                  f"mean of {fmt} mult [{sm}] and add [{sa}]" + _node_note("energy", node_nm))
+
+
+def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
+    """Area of one `component` at `node_nm`.
+
+    pe (pe_type=)                 one PE: multiplier (or shift-adders / none) + accumulator + registers
+                                  (+ dequantiser for in-loop dequant PEs)
+    mac (fmt=, acc_bits=, acc_fmt=), mult (fmt=), add (fmt=/bits=), dequant (fmt=), reg (bits=)
+    sram (capacity_bytes=)        bit cells / array efficiency (per-node bit cell table)
+    vector_lane (fmt=)            one float mult + one float add + three operand registers
+    """
+    if component not in COMPONENTS_AREA:
+        raise _known("area component", component, COMPONENTS_AREA)
+    _check_node(node_nm)
+    where = f"area_mm2({component!r})"
+    k = scale("area", 45, node_nm)
+    note = _node_note("area", node_nm)
+    um2 = 1e-6
+
+    if component == "sram":
+        _check_attrs(where, attrs, ("capacity_bytes",))
+        cap = attrs.get("capacity_bytes")
+        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0:
+            raise ValueError(f"{where}: capacity_bytes={cap!r}; expected a positive number of bytes")
+        cell = SRAM_BITCELL_UM2["um2"][node_nm]
+        eff = SRAM_BITCELL_UM2["array_efficiency"]
+        return Figure(cap * 8 * cell / eff * um2, "mm^2",
+                      f"{SRAM_BITCELL_UM2['source']}: {cell} um^2/bit at {node_nm} nm; "
+                      f"{SRAM_BITCELL_UM2['efficiency_source']}")
+    if component == "pe":
+        _check_attrs(where, attrs, ("pe_type",))
+        parts = _pe(attrs.get("pe_type"))
+        a = sum(p[1] for p in parts.values())
+        src = f"PE {attrs['pe_type']!r} = " + " + ".join(f"{k_} [{p[2]}]" for k_, p in parts.items())
+        return Figure(a * k * um2, "mm^2", src + note)
+    if component == "reg":
+        _check_attrs(where, attrs, ("bits",))
+        bits = attrs.get("bits")
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+            raise ValueError(f"{where}: bits={bits!r}; expected a positive integer")
+        return Figure(bits * REGISTER_45NM["area_um2_per_bit"] * k * um2, "mm^2", REGISTER_45NM["source"] + note)
+    if component == "mac":
+        _check_attrs(where, attrs, ("fmt", "acc_bits", "acc_fmt"))
+        fmt = attrs.get("fmt")
+        kind = _fmt_kind(fmt)
+        _, am, sm = _mult(fmt)
+        _, aa, sa = _acc("int" if kind == "ternary" else kind, attrs.get("acc_bits"), attrs.get("acc_fmt"))
+        return Figure((am + aa) * k * um2, "mm^2", f"{fmt} MAC = mult [{sm}] + accumulate [{sa}]" + note)
+    if component == "mult":
+        _check_attrs(where, attrs, ("fmt",))
+        _, a, src = _mult(attrs.get("fmt"))
+        return Figure(a * k * um2, "mm^2", src + note)
+    if component == "add":
+        _check_attrs(where, attrs, ("fmt", "bits"))
+        _, a, src = _add(attrs.get("fmt"), attrs.get("bits"))
+        return Figure(a * k * um2, "mm^2", src + note)
+    if component == "dequant":
+        _check_attrs(where, attrs, ("fmt",))
+        _, a, src = _dequant(attrs.get("fmt"))
+        return Figure(a * k * um2, "mm^2", src + note)
+    # vector_lane
+    _check_attrs(where, attrs, ("fmt",))
+    fmt = attrs.get("fmt")
+    if fmt not in FLOAT_FORMATS:
+        raise _known("vector_lane fmt", fmt, FLOAT_FORMATS)
+    _, am, sm = _float_op("mult", fmt)
+    _, aa, sa = _float_op("add", fmt)
+    reg_bits = 3 * FLOAT_FORMATS[fmt]["bits"]
+    ar = reg_bits * REGISTER_45NM["area_um2_per_bit"]
+    return Figure((am + aa + ar) * k * um2, "mm^2",
+                  f"{fmt} lane = mult [{sm}] + add [{sa}] + {reg_bits} register bits [{REGISTER_45NM['source']}]" + note)
+
+
+def leakage_w_per_mm2(node_nm: int) -> Figure:
+    """Static power density of logic and SRAM at `node_nm` (assumed; see the table's source)."""
+    _check_node(node_nm)
+    return Figure(LEAKAGE_W_PER_MM2["w_per_mm2"][node_nm], "W/mm^2", LEAKAGE_W_PER_MM2["source"])
