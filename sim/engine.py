@@ -1,0 +1,243 @@
+"""The simpy engine: schedules a `Graph`'s ops on an `Accelerator`'s units and off-chip memory channels.
+
+This is the only simpy code in coex, and it knows no unit family: it asks the cost-model registry
+(`sim.cost`) which unit types support an op's kind and what an op costs there.
+
+Resources
+---------
+- Each unit is one ``simpy.Resource`` of capacity 1.  A unit's ``count`` instances (cores) are *not*
+  separate resources: cost models spread one op over all of them (the systolic model splits an op
+  over its cores, the vector model divides by ``count``), so one op at a time holds the whole unit.
+- Each off-chip memory tier is one DMA channel, a ``simpy.Resource`` of capacity 1 whose transfers
+  run at the tier's ``bytes_per_s(clock_hz)``; channels are FIFO.
+
+Events are ops (one process per op and one per DMA transfer), never cycles.
+
+Scheduling and overlap
+----------------------
+- *Unit choice*: the units that can run an op are those whose type's cost model `supports` its kind;
+  of those, the ones of the same type as the first in accelerator order are candidates (identical
+  cores of one family, e.g. two MXUs), and the op takes the candidate that frees up first (ties go to
+  accelerator order).  A ``unit`` tag on an op pins it to that unit.  No candidate raises
+  `UnsupportedOpError` naming the op, its kind and the units present.
+- *Compute*: an op starts when all its predecessors have finished and its unit is free; it holds the
+  unit for ``cost.cycles / clock_hz`` (compute plus the cost model's own stalls), and further until
+  its own DMA has finished.  So an op takes ``max(cost.cycles, its DMA)`` once started, and the
+  extra wait is added to its stall cycles.
+- *DMA (prefetch)*: an op's off-chip bytes (``cost.tier_bytes`` of each off-chip tier, reads and
+  writes together) move as one transfer per tier on that tier's channel.  The transfer is requested
+  as soon as all the op's predecessors have *started* (roots: at time 0) -- one op of run-ahead
+  along every dependency path, i.e. double buffering -- and then waits for the channel.  So
+  transfers overlap the compute of other ops, and ops sharing a channel serialise their transfers.
+  The bytes are those the op costs on its first candidate unit (the unit is only chosen later).
+
+Costs are memoised: `model_cost` is an ``lru_cache`` keyed by (``op.signature()``, unit name,
+`AcceleratorKey`), the key holding a hash of the accelerator's JSON computed once per run, so the
+repeated layers of a model cost one call each, across runs too.
+
+Left out: on-chip capacity (prefetched bytes are assumed to fit), DMA of an op's outputs after its
+compute, multi-socket links, and tile-level events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+from sim.cost import OpCost, get_cost_model, supports
+from workloads.graph import Graph
+from workloads.op import Op, OpKind
+
+
+class UnsupportedOpError(ValueError):
+    """No unit of the accelerator can run an op of this kind."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AcceleratorKey:
+    """An accelerator and the hash of its JSON: hashable and compared by fingerprint only."""
+
+    fingerprint: str
+    accelerator: Any
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AcceleratorKey) and other.fingerprint == self.fingerprint
+
+
+def accelerator_key(accelerator: Any) -> AcceleratorKey:
+    """Fingerprint `accelerator` (a pydantic model) by the SHA-1 of its JSON."""
+    text = accelerator.model_dump_json(warnings=False)
+    return AcceleratorKey(hashlib.sha1(text.encode()).hexdigest(), accelerator)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def model_cost(sig: Op, unit_name: str, key: AcceleratorKey) -> OpCost:
+    """The registered cost model's answer for op signature `sig` on unit `unit_name` (memoised)."""
+    unit = key.accelerator.unit(unit_name)
+    return get_cost_model(unit.type).fn(sig, unit, key.accelerator)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def signature(op: Op) -> Op:
+    """`op.signature()`, memoised (an op's signature is rebuilt and re-validated otherwise)."""
+    return op.signature()
+
+
+CostFn = Callable[[Op, str], OpCost]
+
+
+@dataclasses.dataclass
+class OpRecord:
+    """When and where one op ran, and what it cost (``cost.cycles`` excludes DMA waits)."""
+
+    op: Op
+    unit: str
+    start_s: float
+    end_s: float
+    cost: OpCost
+    dma_start_s: float | None = None
+    dma_end_s: float | None = None
+
+
+@dataclasses.dataclass
+class Timeline:
+    """The engine's output: one record per op (topological order), the latency and the event log.
+
+    ``trace`` holds ``(name, unit_or_channel, start_s, end_s, kind)`` tuples in completion order
+    when tracing was asked for (DMA transfers have kind ``"dma"`` and the tier name as unit)."""
+
+    records: list[OpRecord]
+    latency_s: float
+    clock_hz: float
+    trace: list[tuple[str, str, float, float, str]]
+
+
+def _describe_units(accelerator: Any) -> str:
+    return ", ".join(f"{u.name} ({u.type})" for u in accelerator.units)
+
+
+def candidates(accelerator: Any, op: Op, _memo: dict | None = None) -> list[Any]:
+    """Units that may run `op` (see the module docstring); raises `UnsupportedOpError` if none."""
+    pinned = op.tags.get("unit")
+    if pinned is not None:
+        unit = accelerator.unit(pinned)
+        if not supports(unit.type, op.kind):
+            raise UnsupportedOpError(
+                f"op {op.name!r} (kind {op.kind.value!r}) is pinned to unit {pinned!r} ({unit.type}), "
+                f"which does not support {op.kind.value!r}")
+        return [unit]
+    if _memo is not None and op.kind in _memo:
+        return _memo[op.kind]
+    able = [u for u in accelerator.units if supports(u.type, op.kind)]
+    if not able:
+        raise UnsupportedOpError(
+            f"op {op.name!r} has kind {op.kind.value!r}, which no unit of {accelerator.name!r} supports; "
+            f"units: {_describe_units(accelerator)}")
+    chosen = [u for u in able if u.type == able[0].type]
+    if _memo is not None:
+        _memo[op.kind] = chosen
+    return chosen
+
+
+def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: CostFn | None = None,
+        key: AcceleratorKey | None = None) -> Timeline:
+    """Schedule `graph` on `accelerator` (model: module docstring).
+
+    `cost(sig, unit_name) -> OpCost` defaults to the memoised registered cost model."""
+    if cost is None:
+        key = key or accelerator_key(accelerator)
+        cost = functools.partial(_default_cost, key=key)
+    clock = float(accelerator.tech.clock_hz)
+    env = simpy.Environment()
+    units = {u.name: simpy.Resource(env, capacity=1) for u in accelerator.units}
+    channels = {t.name: (simpy.Resource(env, capacity=1), t.bytes_per_s(clock)) for t in accelerator.off_chip}
+    ops = graph.ops()
+    g = graph.g
+    started: dict[str, simpy.Event] = {op.name: env.event() for op in ops}
+    done: dict[str, simpy.Event] = {op.name: env.event() for op in ops}
+    records: dict[str, OpRecord] = {}
+    log: list[tuple[str, str, float, float, str]] = []
+    memo: dict[OpKind, list[Any]] = {}
+    timeout, all_of, any_of = env.timeout, env.all_of, env.any_of
+
+    def wait(events: list[simpy.Event]):
+        return events[0] if len(events) == 1 else all_of(events)
+
+    def transfer(op: Op, tier: str, nbytes: float, rec_box: list):
+        channel, bw = channels[tier]
+        with channel.request() as req:
+            yield req
+            t0 = env.now
+            yield timeout(nbytes / bw)
+        rec_box.append((t0, env.now))
+        if trace:
+            log.append((op.name, tier, t0, env.now, "dma"))
+
+    def dma(op: Op, pred_names: list[str], moves: list[tuple[str, float]], box: list):
+        if pred_names:
+            yield wait([started[p] for p in pred_names])
+        if len(moves) == 1:
+            yield from transfer(op, moves[0][0], moves[0][1], box)
+        else:
+            yield all_of([env.process(transfer(op, t, b, box)) for t, b in moves])
+
+    def op_process(op: Op, pred_names: list[str], cands: list[Any], first_cost: OpCost,
+                   dma_proc: simpy.Process | None, box: list):
+        if pred_names:
+            yield wait([done[p] for p in pred_names])
+        if len(cands) == 1:
+            unit = cands[0]
+            res = units[unit.name]
+            req = res.request()
+            yield req
+            c = first_cost
+        else:
+            reqs = [units[u.name].request() for u in cands]
+            yield any_of(reqs)
+            pick = next(i for i, r in enumerate(reqs) if r.triggered)
+            for i, r in enumerate(reqs):
+                if i != pick:
+                    if r.triggered:
+                        units[cands[i].name].release(r)
+                    else:
+                        r.cancel()
+            unit, req, res = cands[pick], reqs[pick], units[cands[pick].name]
+            c = first_cost if pick == 0 else cost(signature(op), unit.name)
+        t0 = env.now
+        started[op.name].succeed()
+        yield timeout(c.cycles / clock)
+        if dma_proc is not None and dma_proc.is_alive:
+            yield dma_proc
+        t1 = env.now
+        res.release(req)
+        rec = OpRecord(op, unit.name, t0, t1, c)
+        if box:
+            rec.dma_start_s = min(b[0] for b in box)
+            rec.dma_end_s = max(b[1] for b in box)
+        records[op.name] = rec
+        if trace:
+            log.append((op.name, unit.name, t0, t1, op.kind.value))
+        done[op.name].succeed()
+
+    for op in ops:
+        preds = list(g.predecessors(op.name))
+        cands = candidates(accelerator, op, memo)
+        c0 = cost(signature(op), cands[0].name)
+        moves = [(t, b) for t, b in c0.tier_bytes.items() if b > 0 and t in channels]
+        box: list[tuple[float, float]] = []
+        dma_proc = env.process(dma(op, preds, moves, box)) if moves else None
+        env.process(op_process(op, preds, cands, c0, dma_proc, box))
+    env.run()
+    return Timeline([records[op.name] for op in ops], float(env.now), clock, log)
+
+
+def _default_cost(sig: Op, unit_name: str, *, key: AcceleratorKey) -> OpCost:
+    return model_cost(sig, unit_name, key)

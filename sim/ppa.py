@@ -1,0 +1,187 @@
+"""Power, performance and area accounting: energy from a cost model's event counts and the technology
+tables of `arch.tech`, area from the accelerator's blocks, leakage from area and time.
+
+Energy of one op (`op_energy`, picojoules by component)
+-------------------------------------------------------
+- ``mac``: ``counts["mac"]`` x the MAC energy of the unit's arithmetic.  For a unit with a PE type
+  (``unit.pe``, systolic) that is the tech table's whole-PE figure ``energy_pj("mac", "compute",
+  pe_type=unit.pe)``: the multiplier its `PEType` names (array multiplier at the operand widths,
+  shift-and-add, or none for ternary), an in-loop dequantiser if it has one, and the accumulator at
+  ``acc_bits``.  For units with only a ``precision`` (vector, pim, rdu) it is a MAC of that format.
+- ``dequant``: ``counts["dequant"]`` (values dequantised once per group by ``per_group`` PEs, when a
+  cost model reports them) x ``energy_pj("dequant", "compute", fmt=pe.a_format)``.
+- ``vector``: ``counts["vector_flop"]`` x ``energy_pj("vector", "flop", fmt=unit.precision)``.
+- ``sram``: ``counts["sram_read_bytes"]`` and ``["sram_write_bytes"]`` x the per-byte read/write
+  energy of an SRAM the size of the first on-chip tier (``energy_pj_per_bit * 8`` when the tier sets
+  it); without an on-chip tier, of the unit's largest SRAM buffer.
+- ``dram``: for every off-chip tier, ``cost.tier_bytes[tier]`` x ``energy_pj_per_bit * 8`` when the
+  tier sets it, else ``energy_pj("dram", "access", kind=tier.kind)``.
+
+A count of a kind the unit cannot price (e.g. MACs on a unit with neither ``pe`` nor ``precision``)
+raises `ValueError`: no silent zero.
+
+Area (`area_breakdown`, mm^2)
+-----------------------------
+``pe``: systolic ``rows * cols * count * area_mm2("pe", pe_type)``; ``vector``: ``lanes * count *
+area_mm2("vector_lane", fmt=precision)``; ``sram``: every on-chip tier plus each systolic unit's
+ifmap/filter/ofmap buffers (x count), ``area_mm2("sram", capacity_bytes)`` each; ``overhead``: the
+spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story yet (pim,
+rdu, fpga, gpu) count 0 and add a line to `notes`.  Off-chip memory is not die area.
+
+Leakage: ``leakage_w_per_mm2(node_nm) x total area x latency`` (`leakage_w`).
+
+Left out: clock tree and NoC energy, SRAM banking (a tier is priced as one array of its full size,
+which overestimates per-byte energy of large banked buffers), idle dynamic power.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from arch import tech
+from arch.pe import PE_TYPES
+from sim.cost import OpCost
+from sim.engine import AcceleratorKey, model_cost
+from workloads.op import Op
+
+#: Energy components every Result carries (in this order), as ``energy_<component>_j`` columns.
+ENERGY_COMPONENTS = ("mac", "dequant", "vector", "sram", "dram", "leakage")
+
+
+def _value(fig: Any) -> float:
+    return float(getattr(fig, "value", fig))
+
+
+@functools.lru_cache(maxsize=4096)
+def _mac_pj(pe: str | None, precision: str | None, node_nm: int) -> float:
+    if pe is not None:
+        return _value(tech.energy_pj("mac", "compute", node_nm=node_nm, pe_type=pe))
+    return _value(tech.energy_pj("mac", "compute", node_nm=node_nm, fmt=precision))
+
+
+@functools.lru_cache(maxsize=4096)
+def _sram_pj(capacity_bytes: int, node_nm: int) -> tuple[float, float]:
+    rd = _value(tech.energy_pj("sram", "read", node_nm=node_nm, capacity_bytes=capacity_bytes))
+    wr = _value(tech.energy_pj("sram", "write", node_nm=node_nm, capacity_bytes=capacity_bytes))
+    return rd, wr
+
+
+@functools.lru_cache(maxsize=256)
+def _dram_pj(kind: str, node_nm: int) -> float:
+    return _value(tech.energy_pj("dram", "access", node_nm=node_nm, kind=kind))
+
+
+def _unit_buffers(unit: Any) -> list[int]:
+    return [b for b in (getattr(unit, f, None) for f in ("ifmap_sram_bytes", "filter_sram_bytes",
+                                                          "ofmap_sram_bytes")) if b]
+
+
+def sram_pj_per_byte(unit: Any, accelerator: Any) -> tuple[float, float]:
+    """(read, write) pJ per byte of the SRAM a unit's ``sram_*_bytes`` counts refer to (docstring)."""
+    node = accelerator.tech.node_nm
+    if accelerator.on_chip:
+        tier = accelerator.on_chip[0]
+        if tier.energy_pj_per_bit is not None:
+            return tier.energy_pj_per_bit * 8, tier.energy_pj_per_bit * 8
+        return _sram_pj(tier.capacity_bytes, node)
+    buffers = _unit_buffers(unit)
+    if not buffers:
+        raise ValueError(f"unit {unit.name!r} reports SRAM traffic but {accelerator.name!r} has no on-chip tier "
+                         "and the unit no SRAM buffers to price it by")
+    return _sram_pj(max(buffers), node)
+
+
+def dram_pj_per_byte(tier: Any) -> float:
+    if tier.energy_pj_per_bit is not None:
+        return tier.energy_pj_per_bit * 8
+    return _dram_pj(tier.kind, 45)
+
+
+def op_energy(op_cost: OpCost, unit: Any, accelerator: Any) -> dict[str, float]:
+    """Dynamic energy of one op in pJ by component (model: module docstring); leakage is not per op."""
+    node = accelerator.tech.node_nm
+    c = op_cost.counts
+    e = {k: 0.0 for k in ENERGY_COMPONENTS if k != "leakage"}
+    macs = c.get("mac", 0.0)
+    if macs:
+        pe, precision = getattr(unit, "pe", None), getattr(unit, "precision", None)
+        if pe is None and precision is None:
+            raise ValueError(f"unit {unit.name!r} ({unit.type}) reports MACs but has no PE type or precision to "
+                             "price them by")
+        e["mac"] = macs * _mac_pj(pe, precision, node)
+    if c.get("dequant"):
+        fmt = PE_TYPES[unit.pe].a_format
+        e["dequant"] = c["dequant"] * _value(tech.energy_pj("dequant", "compute", node_nm=node, fmt=fmt))
+    if c.get("vector_flop"):
+        e["vector"] = c["vector_flop"] * _value(tech.energy_pj("vector", "flop", node_nm=node, fmt=unit.precision))
+    rd, wr = c.get("sram_read_bytes", 0.0), c.get("sram_write_bytes", 0.0)
+    if rd or wr:
+        prd, pwr = sram_pj_per_byte(unit, accelerator)
+        e["sram"] = rd * prd + wr * pwr
+    for tier in accelerator.off_chip:
+        nbytes = op_cost.tier_bytes.get(tier.name, 0.0)
+        if nbytes:
+            e["dram"] += nbytes * dram_pj_per_byte(tier)
+    return e
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def priced_cost(sig: Op, unit_name: str, key: AcceleratorKey) -> OpCost:
+    """`engine.model_cost` with ``energy_pj`` filled by `op_energy` (memoised the same way)."""
+    c = model_cost(sig, unit_name, key)
+    return c.replace(energy_pj=op_energy(c, key.accelerator.unit(unit_name), key.accelerator))
+
+
+# ---- area ---------------------------------------------------------------------------------------------
+
+
+def _systolic_area(unit: Any, node: int) -> dict[str, float]:
+    pe = _value(tech.area_mm2("pe", node_nm=node, pe_type=unit.pe))
+    sram = sum(_value(tech.area_mm2("sram", node_nm=node, capacity_bytes=b)) for b in _unit_buffers(unit))
+    return {"pe": unit.rows * unit.cols * unit.count * pe, "sram": sram * unit.count}
+
+
+def _vector_area(unit: Any, node: int) -> dict[str, float]:
+    lane = _value(tech.area_mm2("vector_lane", node_nm=node, fmt=unit.precision))
+    return {"vector": unit.lanes * unit.count * lane}
+
+
+#: unit type -> area of one unit entry (all its `count` instances) by component.
+UNIT_AREA = {"systolic": _systolic_area, "vector": _vector_area}
+
+
+def area_notes(accelerator: Any) -> list[str]:
+    """Lines saying which units were left out of the area, and why."""
+    return [f"area of unit {u.name!r} ({u.type}) not modelled yet: counted as 0 mm^2"
+            for u in accelerator.units if u.type not in UNIT_AREA]
+
+
+def area_breakdown(accelerator: Any) -> dict[str, float]:
+    """Die area in mm^2: ``pe_mm2``, ``vector_mm2``, ``sram_mm2``, ``overhead_mm2``, ``total_mm2``."""
+    node = accelerator.tech.node_nm
+    parts = {"pe": 0.0, "vector": 0.0, "sram": 0.0}
+    for u in accelerator.units:
+        fn = UNIT_AREA.get(u.type)
+        if fn is not None:
+            for k, v in fn(u, node).items():
+                parts[k] += v
+    for tier in accelerator.on_chip:
+        parts["sram"] += _value(tech.area_mm2("sram", node_nm=node, capacity_bytes=tier.capacity_bytes))
+    base = sum(parts.values())
+    out = {f"{k}_mm2": v for k, v in parts.items()}
+    out["overhead_mm2"] = base * accelerator.area_overhead_fraction
+    out["total_mm2"] = base + out["overhead_mm2"]
+    return out
+
+
+def leakage_w(accelerator: Any, area_mm2: float | None = None) -> float:
+    """Static power: leakage density at the node x die area."""
+    area = area_breakdown(accelerator)["total_mm2"] if area_mm2 is None else area_mm2
+    return _value(tech.leakage_w_per_mm2(accelerator.tech.node_nm)) * area
+
+
+@functools.lru_cache(maxsize=1024)
+def area_cached(key: AcceleratorKey) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
+    """(area_breakdown items, area_notes) of a fingerprinted accelerator, memoised."""
+    return tuple(area_breakdown(key.accelerator).items()), tuple(area_notes(key.accelerator))

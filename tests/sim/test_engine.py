@@ -1,0 +1,184 @@
+"""Purpose: pin the engine's scheduling and overlap model (`sim.engine` docstring) by whole timelines, on a
+test-only unit type whose cost model is exact: an op ``gemm(m=C, n=B, k=1)`` computes for ``C`` cycles
+and moves ``B`` bytes through DRAM.  Clock 1 Hz and DRAM 1 B/s make seconds = cycles = bytes.
+Also: unit choice, errors, and memoisation of costs across repeated layers and runs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+
+import arch
+import sim
+from arch.spec import Accelerator, MemoryTier, Tech, VectorUnit, _Unit
+from sim import engine
+from sim.cost import _REGISTRY, OpCost, cost_model
+from sim.ppa import priced_cost
+from workloads import Graph, OpKind, gemm, norm
+
+FAKE = "test_fake"
+
+
+class FakeUnit(_Unit):
+    type: Literal["test_fake"] = FAKE
+
+
+@pytest.fixture(autouse=True)
+def fake_model():
+    @cost_model(FAKE, kinds={OpKind.GEMM})
+    def fake(op, unit, accelerator):
+        cycles, dram = op.dims["M"], float(op.dims["N"])
+        return OpCost(unit=unit.name, cycles=cycles, compute_cycles=cycles,
+                      tier_bytes={"dram": dram} if dram else {}, utilization=1.0)
+
+    yield
+    del _REGISTRY[FAKE]
+    engine.model_cost.cache_clear()
+
+
+def machine(*names: str) -> Accelerator:
+    """Fake units `names`, DRAM at 1 B/s, clock 1 Hz (built unvalidated: the unit type is test-only)."""
+    return Accelerator.model_construct(
+        name="fake", tech=Tech(node_nm=45, clock_hz=1.0), units=[FakeUnit(name=n) for n in names],
+        memory=[MemoryTier(name="dram", kind="ddr4", capacity_bytes=2**30, bandwidth_gbps=1e-9)])
+
+
+def op(name: str, cycles: int, dram: int = 0, **tags):
+    return gemm(cycles, dram, 1, name=name, **tags)
+
+
+def timeline(graph: Graph, acc: Accelerator):
+    return engine.run(graph, acc, trace=True).trace
+
+
+def test_independent_ops_run_in_parallel_on_two_units():
+    g = Graph()
+    g.add(op("x", 3))
+    g.add(op("y", 5))
+    assert timeline(g, machine("a", "b")) == [("x", "a", 0, 3, "gemm"), ("y", "b", 0, 5, "gemm")]
+
+
+def test_independent_ops_share_one_unit_in_order():
+    g = Graph()
+    g.add(op("x", 3))
+    g.add(op("y", 5))
+    assert timeline(g, machine("a")) == [("x", "a", 0, 3, "gemm"), ("y", "a", 3, 8, "gemm")]
+
+
+def test_chain_runs_serially():
+    g = Graph()
+    g.chain([op("x", 3), op("y", 2), op("z", 1)])
+    assert timeline(g, machine("a", "b")) == [("x", "a", 0, 3, "gemm"), ("y", "a", 3, 5, "gemm"),
+                                              ("z", "a", 5, 6, "gemm")]
+
+
+def test_diamond_dag():
+    g = Graph()
+    s = g.add(op("s", 2))
+    left = g.add(op("l", 3), [s])
+    right = g.add(op("r", 5), [s])
+    g.add(op("t", 1), [left, right])
+    assert timeline(g, machine("a", "b")) == [
+        ("s", "a", 0, 2, "gemm"), ("l", "a", 2, 5, "gemm"), ("r", "b", 2, 7, "gemm"), ("t", "a", 7, 8, "gemm")]
+
+
+def test_shared_dma_channel_serialises_transfers():
+    g = Graph()
+    g.add(op("x", 1, dram=4))
+    g.add(op("y", 1, dram=4))
+    assert timeline(g, machine("a", "b")) == [
+        ("x", "dram", 0, 4, "dma"), ("x", "a", 0, 4, "gemm"),
+        ("y", "dram", 4, 8, "dma"), ("y", "b", 0, 8, "gemm")]
+
+
+def test_dma_prefetches_under_the_predecessors_compute():
+    g = Graph()
+    g.chain([op("x", 4), op("y", 1, dram=3)])
+    assert timeline(g, machine("a")) == [("y", "dram", 0, 3, "dma"), ("x", "a", 0, 4, "gemm"),
+                                         ("y", "a", 4, 5, "gemm")]
+
+
+def test_op_waits_for_its_own_dma_and_counts_it_as_stall():
+    g = Graph()
+    g.chain([op("x", 4), op("y", 1, dram=6)])
+    acc = machine("a")
+    run = engine.run(g, acc, trace=True)
+    assert run.trace == [("x", "a", 0, 4, "gemm"), ("y", "dram", 0, 6, "dma"), ("y", "a", 4, 6, "gemm")]
+    y = sim.simulate(g, acc).per_op.set_index("name").loc["y"]
+    assert (y["cycles"], y["compute_cycles"], y["stall_cycles"]) == (2, 1, 1)
+    assert (y["dma_start_s"], y["dma_end_s"]) == (0, 6)
+    assert y["utilization"] == 0.5
+
+
+def test_dma_runs_ahead_one_op_only():
+    """z's transfer waits until its predecessor y has started, even though the channel is free at 2."""
+    g = Graph()
+    g.chain([op("x", 4, dram=2), op("y", 4), op("z", 1, dram=1)])
+    assert timeline(g, machine("a")) == [
+        ("x", "dram", 0, 2, "dma"), ("x", "a", 0, 4, "gemm"), ("z", "dram", 4, 5, "dma"),
+        ("y", "a", 4, 8, "gemm"), ("z", "a", 8, 9, "gemm")]
+
+
+def test_op_takes_the_unit_that_frees_first():
+    g = Graph()
+    g.add(op("p", 10))
+    g.add(op("q", 4))
+    g.add(op("r", 1))
+    assert timeline(g, machine("a", "b")) == [("q", "b", 0, 4, "gemm"), ("r", "b", 4, 5, "gemm"),
+                                              ("p", "a", 0, 10, "gemm")]
+
+
+def test_unit_tag_pins_an_op():
+    g = Graph()
+    g.add(op("x", 3, unit="b"))
+    g.add(op("y", 5, unit="b"))
+    assert timeline(g, machine("a", "b")) == [("x", "b", 0, 3, "gemm"), ("y", "b", 3, 8, "gemm")]
+
+
+def test_first_supporting_unit_type_wins():
+    """On tpu-v1 a GEMM goes to the MXU and a norm to the vector unit (by the registry, not by name)."""
+    g = Graph()
+    g.chain([gemm(256, 256, 256, dtype="int8", name="mm"), norm(256, 256, name="ln")])
+    units = {r.op.name: r.unit for r in engine.run(g, arch.load("tpu-v1")).records}
+    assert units == {"mm": "mxu", "ln": "vpu"}
+
+
+def test_unsupported_kind_names_op_kind_and_units():
+    acc = Accelerator(name="vec-only", tech=Tech(node_nm=28, clock_hz=1e9), units=[VectorUnit(name="vpu", lanes=8)],
+                      memory=[MemoryTier(name="dram", kind="ddr4", capacity_bytes="1GiB", bandwidth_gbps=10)])
+    with pytest.raises(sim.UnsupportedOpError) as err:
+        sim.simulate(gemm(8, 8, 8, name="proj"), acc)
+    msg = str(err.value)
+    assert "'proj'" in msg and "'gemm'" in msg and "vpu (vector)" in msg
+
+
+def test_pinned_to_a_unit_that_cannot_run_it():
+    g = Graph()
+    g.add(norm(4, 4, name="ln", unit="mxu"))
+    with pytest.raises(sim.UnsupportedOpError, match="'ln'.*pinned to unit 'mxu'"):
+        engine.run(g, arch.load("tpu-v1"))
+
+
+def test_repeated_layers_are_costed_once():
+    g = Graph()
+    g.chain(op for i in range(4) for op in (gemm(64, 64, 64, dtype="int8", name=f"mm{i}", layer=i),
+                                            norm(64, 64, name=f"ln{i}", layer=i)))
+    acc = arch.load("tpu-v1")
+    engine.model_cost.cache_clear()
+    priced_cost.cache_clear()
+    sim.simulate(g, acc)
+    assert engine.model_cost.cache_info()[:2] == (0, 2)  # (hits, misses): two distinct signatures
+    assert priced_cost.cache_info()[:2] == (6, 2)
+    sim.simulate(g, arch.load("tpu-v1"))  # an equal accelerator, a new object: same fingerprint
+    assert priced_cost.cache_info()[:2] == (14, 2)
+    sim.simulate(g, arch.load("tpu-v1", {"units.mxu.rows": 128}))  # a different accelerator
+    assert priced_cost.cache_info()[:2] == (20, 4)
+
+
+def test_same_graph_same_timeline():
+    g = Graph()
+    s = g.add(op("s", 2, dram=1))
+    g.add(op("l", 3, dram=2), [s])
+    g.add(op("r", 5, dram=3), [s])
+    assert timeline(g, machine("a", "b")) == timeline(g, machine("a", "b"))
