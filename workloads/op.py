@@ -28,6 +28,7 @@ class OpKind(str, enum.Enum):
     CONV2D = "conv2d"  # dims H, W (input), R, S (filter), C (in channels), K (filters), stride, pad
     ATTN_SCORE = "attn_score"  # Q @ K^T: dims M=q_len, N=kv_len, K=head_dim; batch = batch * heads
     ATTN_CONTEXT = "attn_context"  # P @ V: dims M=q_len, N=head_dim, K=kv_len; batch = batch * heads
+    # (attention ops may carry kv_group = query heads per K/V head (GQA); K/V bytes are read once per group)
     ROUTER = "router"  # MoE gate GEMM: dims M=tokens, N=experts, K=hidden
     SOFTMAX = "softmax"  # dims rows, cols
     NORM = "norm"  # dims rows, cols, affine (params per column: 2 LayerNorm, 1 RMSNorm)
@@ -308,7 +309,8 @@ class Op:
             m, n, kk = self.mnk
             a = self.batch * m * kk * ab
             if not self.weights or k in (OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT):
-                a += self.batch * kk * n * self.w_bits / 8
+                # grouped-query attention: dims["kv_group"] query heads share (read once) one K/V head
+                a += self.batch * kk * n * self.w_bits / 8 / d.get("kv_group", 1)
             return a
         if k is OpKind.ELTWISE:
             return self.elements * d.get("inputs", 1) * ab
