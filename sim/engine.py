@@ -91,7 +91,8 @@ def signature(op: Op) -> Op:
     return op.signature()
 
 
-CostFn = Callable[[Op, str], OpCost]
+#: ``cost(op_signature, unit_name) -> OpCost``: how the engine asks what an op costs on a unit.
+UnitCostFn = Callable[[Op, str], OpCost]
 
 
 @dataclasses.dataclass
@@ -147,14 +148,15 @@ def candidates(accelerator: Any, op: Op, _memo: dict | None = None) -> list[Any]
     return chosen
 
 
-def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: CostFn | None = None,
-        key: AcceleratorKey | None = None) -> Timeline:
+def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn | None = None) -> Timeline:
     """Schedule `graph` on `accelerator` (model: module docstring).
 
-    `cost(sig, unit_name) -> OpCost` defaults to the memoised registered cost model."""
+    `cost(sig, unit_name) -> OpCost` defaults to the memoised registered cost model (`model_cost`)."""
     if cost is None:
-        key = key or accelerator_key(accelerator)
-        cost = functools.partial(_default_cost, key=key)
+        key = accelerator_key(accelerator)
+
+        def cost(sig: Op, unit_name: str) -> OpCost:
+            return model_cost(sig, unit_name, key)
     clock = float(accelerator.tech.clock_hz)
     env = simpy.Environment()
     units = {u.name: simpy.Resource(env, capacity=1) for u in accelerator.units}
@@ -230,14 +232,14 @@ def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: CostFn | N
     for op in ops:
         preds = list(g.predecessors(op.name))
         cands = candidates(accelerator, op, memo)
-        c0 = cost(signature(op), cands[0].name)
+        try:
+            c0 = cost(signature(op), cands[0].name)
+        except Exception as e:  # cost models see the nameless signature: say which op it was
+            e.add_note(f"while costing op {op.name!r} ({op.kind.value}) on unit {cands[0].name!r}")
+            raise
         moves = [(t, b) for t, b in c0.tier_bytes.items() if b > 0 and t in channels]
         box: list[tuple[float, float]] = []
         dma_proc = env.process(dma(op, preds, moves, box)) if moves else None
         env.process(op_process(op, preds, cands, c0, dma_proc, box))
     env.run()
     return Timeline([records[op.name] for op in ops], float(env.now), clock, log)
-
-
-def _default_cost(sig: Op, unit_name: str, *, key: AcceleratorKey) -> OpCost:
-    return model_cost(sig, unit_name, key)

@@ -28,6 +28,8 @@ class FakeUnit(_Unit):
 def fake_model():
     @cost_model(FAKE, kinds={OpKind.GEMM})
     def fake(op, unit, accelerator):
+        if op.dims["K"] == 0:
+            raise ValueError("fake model: K must be positive")
         cycles, dram = op.dims["M"], float(op.dims["N"])
         return OpCost(unit=unit.name, cycles=cycles, compute_cycles=cycles,
                       tier_bytes={"dram": dram} if dram else {}, utilization=1.0)
@@ -158,6 +160,14 @@ def test_pinned_to_a_unit_that_cannot_run_it():
     g.add(norm(4, 4, name="ln", unit="mxu"))
     with pytest.raises(sim.UnsupportedOpError, match="'ln'.*pinned to unit 'mxu'"):
         engine.run(g, arch.load("tpu-v1"))
+
+
+def test_cost_model_errors_name_the_op():
+    g = Graph()
+    g.add(gemm(1, 0, 0, name="broken"))
+    with pytest.raises(ValueError, match="K must be positive") as err:
+        engine.run(g, machine("a"))
+    assert err.value.__notes__ == ["while costing op 'broken' (gemm) on unit 'a'"]
 
 
 def test_repeated_layers_are_costed_once():
