@@ -28,7 +28,8 @@ One formula for all three (fitted to, and exact on, all 58 rows of SCALE-Sim 3.0
 ``T`` cycles stream the operands, ``rows - 1 + cols - 1`` are the skew fill and drain of the diagonal
 wavefront (SCALE-Sim lets each fold drain before the next one starts), and weight/input-stationary
 dataflows first shift the stationary tile in, ``rows`` cycles (``PRELOAD``).  SCALE-Sim reports the
-index of the last cycle, hence the single ``- 1``.  Batched independent products run one after another
+index of the last cycle, hence the single ``- 1`` (floored at ``folds * T``, which only binds on a
+``1 x 1`` output-stationary array, where the formula would claim ``T - 1`` cycles for ``T`` MACs).  Batched independent products run one after another
 (more folds).  Convolutions use SCALE-Sim's output size ``ceil((H + 2 pad - R + stride) / stride)``
 when ``scalesim_ofmap=True`` (the default of `compute_cycles`, needed to match it); that is one more
 output row/column than the true ``floor((H + 2 pad - R) / stride) + 1`` when the stride does not divide
@@ -55,7 +56,8 @@ first off-chip tier's bandwidth equally.
 
 Multiple cores (``unit.count``) split the op along batch, M or N (never K, which would need a
 cross-core reduction), whichever gives the fewest cycles; a folded axis is split in whole array tiles.
-Cycles are those of the busiest core; traffic sums over cores (each core fetches what it needs).
+Cycles are those of the busiest core (ties go to the cut with less DRAM traffic); traffic sums over
+cores (each core fetches what it needs: a weight shared by cores that split M is fetched by each).
 
 Left out: SCALE-Sim's exact per-cycle SRAM/DRAM trace, bank conflicts, DRAM timing (see `sim.dram`),
 sparsity, and the prologue/epilogue of the op's first load and last store.
@@ -77,6 +79,18 @@ PRELOAD: dict[str, int] = {"os": 0, "ws": 1, "is": 1}
 #: GEMM tensor -> its two dimensions (A = ifmap, B = filter, C = ofmap in SCALE-Sim's words).
 TENSOR_AXES: dict[str, frozenset[str]] = {"ifmap": frozenset("MK"), "filter": frozenset("KN"), "ofmap": frozenset("MN")}
 _INF = float("inf")
+
+
+def _role(dataflow: str, tensor: str) -> str:
+    """How often a tensor is used over the folds: "once" on (Sr, Sc), "per_row_fold" on (Sc, T),
+    "per_col_fold" on (Sr, T)."""
+    sr, sc, _ = FOLD_AXES[dataflow]
+    axes = TENSOR_AXES[tensor]
+    return "once" if axes == {sr, sc} else "per_row_fold" if sc in axes else "per_col_fold"
+
+
+#: dataflow -> tensor -> its reuse role (derived from FOLD_AXES once, at import).
+ROLES: dict[str, dict[str, str]] = {df: {t: _role(df, t) for t in TENSOR_AXES} for df in FOLD_AXES}
 
 
 def _axes(dataflow: str) -> tuple[str, str, str]:
@@ -156,6 +170,15 @@ class Traffic:
     def dram(self) -> float:
         return self.dram_read + self.dram_write
 
+    def scaled(self, times: int) -> Traffic:
+        """`times` copies of this traffic (batched products, or cores that run equal shares)."""
+
+        def mul(a: dict[str, float]) -> dict[str, float]:
+            return {key: times * v for key, v in a.items()}
+
+        return Traffic(times * self.folds, mul(self.sram_read_bytes), mul(self.sram_write_bytes),
+                       mul(self.dram_read_bytes), mul(self.dram_write_bytes))
+
     def combine(self, other: Traffic, times: int = 1) -> Traffic:
         """This traffic plus `times` copies of `other` (cores that run equal shares)."""
 
@@ -176,35 +199,30 @@ def traffic(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batc
 
     ``w_bits`` may be fractional to carry per-group scales; ``out_bits`` defaults to ``a_bits``."""
     sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
-    ax_r, ax_c, ax_t = _axes(dataflow)
-    dims = {"M": m, "N": n, "K": k}
     share = 0.5 if double_buffered else 1.0
-    capacity = {"ifmap": ifmap_sram_bytes * share, "filter": filter_sram_bytes * share,
-                "ofmap": ofmap_sram_bytes * share}
-    elem = {"ifmap": a_bits / 8, "filter": w_bits / 8, "ofmap": acc_bits / 8}
     out_b = (a_bits if out_bits is None else out_bits) / 8
     s_rd, s_wr, d_rd, d_wr = {}, {}, {}, {}
-    for name, axes in TENSOR_AXES.items():
-        a1, a2 = sorted(axes)
-        count = dims[a1] * dims[a2]
-        if axes == {ax_r, ax_c}:
+    for name, count, elem, capacity in (("ifmap", m * k, a_bits / 8, ifmap_sram_bytes * share),
+                                        ("filter", k * n, w_bits / 8, filter_sram_bytes * share),
+                                        ("ofmap", m * n, acc_bits / 8, ofmap_sram_bytes * share)):
+        role = ROLES[dataflow][name]
+        if role == "once":
             uses, resident = 1, True
-        elif axes == {ax_c, ax_t}:  # one column tile is reused across the inner row-fold loop
-            uses, resident = fr, min(cols, sc) * t * elem[name] <= capacity[name]
-        else:  # (Sr, T): reused across column folds only if the whole tensor stays
-            uses, resident = fc, count * elem[name] <= capacity[name]
-        fetches = 1 if resident else uses
+        elif role == "per_row_fold":  # one column tile is reused across the inner row-fold loop
+            uses, resident = fr, min(cols, sc) * t * elem <= capacity
+        else:  # per column fold: reused across column folds only if the whole tensor stays
+            uses, resident = fc, count * elem <= capacity
         if name == "ofmap":
-            partial = (uses - 1) * count * elem[name]
+            partial = (uses - 1) * count * elem
             spill = 0.0 if resident else partial
             s_rd[name], s_wr[name] = partial + count * out_b, partial + count * out_b + spill
             d_rd[name], d_wr[name] = spill, spill + count * out_b
         else:
-            d_rd[name], d_wr[name] = fetches * count * elem[name], 0.0
-            s_rd[name], s_wr[name] = uses * count * elem[name], d_rd[name]
+            d_rd[name], d_wr[name] = (1 if resident else uses) * count * elem, 0.0
+            s_rd[name], s_wr[name] = uses * count * elem, d_rd[name]
     folds = fr * fc if min(sr, sc, t) > 0 else 0
-    scale = lambda d: {key: batch * v for key, v in d.items()}  # noqa: E731
-    return Traffic(batch * folds, scale(s_rd), scale(s_wr), scale(d_rd), scale(d_wr))
+    tr = Traffic(folds, s_rd, s_wr, d_rd, d_wr)
+    return tr if batch == 1 else tr.scaled(batch)
 
 
 def stall_cycles(dram_bytes: float, folds: int, fold_cycles: float, bytes_per_cycle: float,
@@ -238,9 +256,10 @@ def _core_shares(m: int, n: int, batch: int, rows: int, cols: int, dataflow: str
 
 def _group_bits(op: Op) -> float:
     """Weight bits per element including per-group scale and zero point."""
+    w_bits = op.w_bits
     if op.group_size and op.weights:
-        return op.w_bits + (GROUP_SCALE_BITS + op.w_bits) / op.group_size
-    return float(op.w_bits)
+        return w_bits + (GROUP_SCALE_BITS + w_bits) / op.group_size
+    return float(w_bits)
 
 
 @cost_model("systolic", kinds={OpKind.GEMM, OpKind.CONV2D, OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT, OpKind.ROUTER})
@@ -253,7 +272,8 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     bits = dict(a_bits=op.a_bits, w_bits=_group_bits(op), acc_bits=op.acc_bits)
     bufs = dict(ifmap_sram_bytes=unit.ifmap_sram_bytes, filter_sram_bytes=unit.filter_sram_bytes,
                 ofmap_sram_bytes=unit.ofmap_sram_bytes, double_buffered=unit.double_buffered)
-    off = accelerator.off_chip[0] if accelerator.off_chip else None
+    off_chip, on_chip = accelerator.off_chip, accelerator.on_chip
+    off = off_chip[0] if off_chip else None
     clock = accelerator.tech.clock_hz
 
     def run(option):
@@ -266,22 +286,23 @@ def cost(op: Op, unit, accelerator) -> OpCost:
             fold = (compute + 1) / tr.folds if tr.folds else 0
             stall = stall_cycles(tr.dram, tr.folds, fold, bpc, unit.double_buffered) if off else 0
             worst = max(worst, (compute + stall, compute, stall))
-            total = tr.combine(tr, c - 1) if total is None else total.combine(tr, c)
+            share = tr if c == 1 else tr.scaled(c)
+            total = share if total is None else total.combine(share)
         return worst, total
 
     options = _core_shares(m, n, op.batch, rows, cols, df, unit.count) if unit.count > 1 else \
         [[((m, n, op.batch), 1)]]
-    (cycles, compute, stall), tr = min((run(o) for o in options), key=lambda r: r[0][0])
-    macs = op.macs
-    on_name = accelerator.on_chip[0].name if accelerator.on_chip else f"{unit.name}_sram"
+    (cycles, compute, stall), tr = min((run(o) for o in options), key=lambda r: (r[0][0], r[1].dram))
+    macs = op.batch * m * n * k
+    on_name = on_chip[0].name if on_chip else f"{unit.name}_sram"
     tier_bytes = {on_name: tr.sram_read + tr.sram_write}
     if off:
-        tier_bytes[off.name] = tier_bytes.get(off.name, 0.0) + tr.dram
+        tier_bytes[off.name] = tr.dram
     peak = rows * cols * unit.count * mpc
     return OpCost(
         unit=unit.name, cycles=int(cycles), compute_cycles=int(compute), stall_cycles=int(stall),
         tier_bytes=tier_bytes,
         counts={"mac": float(macs), "sram_read_bytes": tr.sram_read, "sram_write_bytes": tr.sram_write,
                 "dram_read_bytes": tr.dram_read if off else 0.0, "dram_write_bytes": tr.dram_write if off else 0.0},
-        utilization=min(1.0, macs / (peak * cycles)) if cycles else 0.0,
+        utilization=macs / (peak * cycles) if cycles else 0.0,
     )
