@@ -28,6 +28,8 @@ PE_TYPES: dict[str, PEType] = {
     p.name: p
     for p in [
         PEType(name="int8", w_format="int8", a_format="int8", acc_bits=32, description="int8 x int8 -> int32 MAC"),
+        PEType(name="int16", w_format="int16", a_format="int16", acc_bits=32,
+               description="16-bit fixed-point MAC, 32-bit accumulate (Eyeriss-style)"),
         PEType(name="fp16", w_format="fp16", a_format="fp16", acc_bits=32, description="fp16 MAC, fp32 accumulate"),
         PEType(name="bf16", w_format="bf16", a_format="bf16", acc_bits=32, description="bf16 MAC, fp32 accumulate"),
         PEType(name="fp32", w_format="fp32", a_format="fp32", acc_bits=32, description="fp32 MAC"),

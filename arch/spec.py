@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+import difflib
+
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator,
+)
 
 _SIZE_UNITS = {
     "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -28,7 +32,8 @@ def parse_size(value: Any) -> Any:
     if isinstance(value, str):
         m = _SIZE_RE.match(value)
         if not m or m.group(2).lower() not in _SIZE_UNITS:
-            raise ValueError(f"expected a size such as 4096, '256KiB' or '8GB', got {value!r}")
+            raise ValueError("expected a size such as 4096, '256KiB' or '8GB' "
+                             "(units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)")
         return int(round(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]))
     return value
 
@@ -38,6 +43,15 @@ Bytes = Annotated[PositiveInt, BeforeValidator(parse_size)]
 TECH_NODES_NM = (45, 28, 16, 7, 5)
 DATAFLOWS = ("os", "ws", "is")
 MEMORY_KINDS = ("sram", "bram", "uram", "hbm2", "hbm2e", "hbm3", "ddr3", "ddr4", "ddr5", "lpddr4", "lpddr5", "flash")
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ";"
+
+
+def _item(what: str, i: int, name: str) -> str:
+    return f"{what}[{i}] ({name})"
 
 
 class Spec(BaseModel):
@@ -125,13 +139,14 @@ class SystolicArray(_Unit):
     ofmap_sram_bytes: Bytes = 2**20
     double_buffered: bool = True
 
-    @model_validator(mode="after")
-    def _known_pe(self) -> SystolicArray:
+    @field_validator("pe")
+    @classmethod
+    def _known_pe(cls, pe: str) -> str:
         from arch.pe import PE_TYPES
 
-        if self.pe not in PE_TYPES:
-            raise ValueError(f"unknown PE type {self.pe!r}; expected one of {sorted(PE_TYPES)}")
-        return self
+        if pe not in PE_TYPES:
+            raise ValueError(f"unknown PE type{_did_you_mean(pe, PE_TYPES)} expected one of {', '.join(PE_TYPES)}")
+        return pe
 
 
 class VectorUnit(_Unit):
@@ -150,7 +165,10 @@ class PimUnit(_Unit):
     placement: Literal["in_bank", "logic_die"]
     memory: str = Field(description="name of the memory tier the PIM sits in")
     macs_per_cycle_per_bank: PositiveFloat = 16.0
-    internal_bandwidth_gbps: PositiveFloat | None = None
+    internal_bandwidth_gbps: PositiveFloat | None = Field(
+        None, description="bandwidth the PIM sees inside the memory (all banks / TSVs), GB/s")
+    peak_tflops: PositiveFloat | None = Field(
+        None, description="total compute of logic-die PIM; in-bank PIM derives it from banks x macs_per_cycle_per_bank")
     dual_row_buffer: bool = False
     precision: str = "fp16"
 
@@ -196,6 +214,9 @@ Unit = Annotated[
 UNIT_TYPES = ("systolic", "vector", "pim", "rdu", "fpga", "gpu")
 
 
+LINK_ENDS = ("host", "peer")
+
+
 class Link(Spec):
     """A point-to-point connection (between sockets, to a host, or between memory tiers)."""
 
@@ -205,6 +226,7 @@ class Link(Spec):
     bandwidth_gbps: PositiveFloat
     latency_s: float = Field(0.0, ge=0)
     energy_pj_per_bit: PositiveFloat | None = None
+    source: str | None = None
 
 
 class Accelerator(Spec):
@@ -221,16 +243,33 @@ class Accelerator(Spec):
     area_overhead_fraction: float = Field(0.1, ge=0, le=1, description="wiring/control area over PEs + SRAM")
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Accelerator:
+    def _cross_checks(self) -> Accelerator:
+        """Names unique per list; PIM units name a tier; links join known ends.  Messages carry paths."""
         for what, items in (("units", self.units), ("memory", self.memory), ("links", self.links)):
-            names = [i.name for i in items]
-            dup = sorted({n for n in names if names.count(n) > 1})
-            if dup:
-                raise ValueError(f"duplicate {what} name(s) {dup}")
-        mem = {m.name for m in self.memory}
-        for u in self.units:
-            if isinstance(u, PimUnit) and u.memory not in mem:
-                raise ValueError(f"pim unit {u.name!r} names memory {u.memory!r}; expected one of {sorted(mem)}")
+            first: dict[str, int] = {}
+            for i, item in enumerate(items):
+                if item.name in first:
+                    raise ValueError(
+                        f"{_item(what, i, item.name)}.name: got {item.name!r}, already the name of "
+                        f"{what}[{first[item.name]}]; expected a name unique among {what}"
+                    )
+                first[item.name] = i
+        tiers = [m.name for m in self.memory]
+        for i, u in enumerate(self.units):
+            if isinstance(u, PimUnit) and u.memory not in tiers:
+                raise ValueError(
+                    f"{_item('units', i, u.name)}.memory: got {u.memory!r}{_did_you_mean(u.memory, tiers)} "
+                    f"expected the name of a memory tier: {', '.join(tiers)}"
+                )
+        ends = [u.name for u in self.units] + tiers + list(LINK_ENDS)
+        for i, link in enumerate(self.links):
+            for end in ("src", "dst"):
+                v = getattr(link, end)
+                if v not in ends:
+                    raise ValueError(
+                        f"{_item('links', i, link.name)}.{end}: got {v!r}{_did_you_mean(v, ends)} "
+                        f"expected a unit or memory tier name, or one of {', '.join(LINK_ENDS)}"
+                    )
         return self
 
     def unit(self, name: str) -> Any:
