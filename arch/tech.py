@@ -137,7 +137,7 @@ LEAKAGE_W_PER_MM2: dict[str, Any] = {
 
 DRAM_PJ_PER_BIT: dict[str, tuple[float, str]] = {
     # kind -> (pJ per bit transferred, source).  Does not scale with the logic node.
-    "ddr3": (30.5, HOROWITZ + ": DRAM 1.3-2.6 nJ per 64-bit access; midpoint 1.95 nJ / 64 b"),
+    "ddr3": (1950 / 64, HOROWITZ + ": DRAM 1.3-2.6 nJ per 64-bit access; midpoint 1.95 nJ / 64 b = 30.5 pJ/bit"),
     "ddr4": (15.0, "assumed: low end of the 15-20 pJ/bit commonly quoted for DDR4 DIMM accesses including I/O "
                    "(O'Connor et al., MICRO 2017, place off-package DRAM near GDDR5's 14 pJ/bit)"),
     "ddr5": (12.0, "assumed: DDR4 figure scaled by the I/O voltage drop 1.2 V -> 1.1 V and on-die improvements"),
