@@ -18,6 +18,7 @@ import difflib
 import inspect
 import types
 import typing
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,6 @@ from pydantic import BaseModel, ValidationError
 from arch.spec import Accelerator
 
 PRESET_DIR = Path(__file__).parent / "presets"
-_DIRECTIVES = ("extends", "remove")
-
-
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same nodes, faster
 
 
@@ -64,38 +62,47 @@ def _path_str(parts: list[Any] | tuple[Any, ...], data: Any = None) -> str:
     return out or "<top level>"
 
 
-def _check_nodes(node: yaml.Node, parts: list[Any], lines: dict[tuple, int], origin: str) -> None:
-    """Walk a composed YAML tree: reject duplicate keys, record each field's line."""
+@dataclasses.dataclass
+class _Positions:
+    """Where a file's fields are: line of each path, and the `name` of each list item (for messages)."""
+
+    lines: dict[tuple, int] = dataclasses.field(default_factory=dict)
+    names: dict[tuple, str] = dataclasses.field(default_factory=dict)
+
+
+def _check_nodes(node: yaml.Node, parts: list[Any], pos: _Positions, origin: str) -> None:
+    """Walk a composed YAML tree: reject duplicate keys, record each field's line and each item's name."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             line = key_node.start_mark.line + 1
             if key in seen:
-                where = _named_path(parts + [key], lines)
+                where = _named_path(parts + [key], pos.names)
                 raise ArchError(
                     f"{origin}:{line}: {where}: duplicate key {key!r} (first at line {seen[key]}); "
                     f"expected each key once per mapping"
                 )
             seen[key] = line
-            lines[tuple(parts + [key])] = line
-            _check_nodes(value_node, parts + [key], lines, origin)
+            pos.lines[tuple(parts + [key])] = line
+            _check_nodes(value_node, parts + [key], pos, origin)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines[tuple(parts + [i])] = item.start_mark.line + 1
+            pos.lines[tuple(parts + [i])] = item.start_mark.line + 1
             if isinstance(item, yaml.MappingNode):
                 for k, v in item.value:
                     if isinstance(k, yaml.ScalarNode) and k.value == "name" and isinstance(v, yaml.ScalarNode):
-                        lines[("#name",) + tuple(parts + [i])] = v.value  # type: ignore[assignment]
-            _check_nodes(item, parts + [i], lines, origin)
+                        pos.names[tuple(parts + [i])] = v.value
+            _check_nodes(item, parts + [i], pos, origin)
 
 
-def _named_path(parts: list[Any], names: dict[tuple, Any]) -> str:
+def _named_path(parts: list[Any], names: dict[tuple, str]) -> str:
+    """Like `_path_str`, with item names taken from the YAML positions."""
     out = ""
     for n, part in enumerate(parts):
         if isinstance(part, int):
             out += f"[{part}]"
-            name = names.get(("#name",) + tuple(parts[: n + 1]))
+            name = names.get(tuple(parts[: n + 1]))
             if name is not None:
                 out += f" ({name})"
         else:
@@ -103,7 +110,7 @@ def _named_path(parts: list[Any], names: dict[tuple, Any]) -> str:
     return out or "<top level>"
 
 
-def _read(path: Path) -> tuple[Any, dict[tuple, int]]:
+def _read(path: Path) -> tuple[Any, _Positions]:
     try:
         text = path.read_text()
     except OSError as e:
@@ -121,14 +128,14 @@ def _read(path: Path) -> tuple[Any, dict[tuple, int]]:
             f"{where}: <top level>: invalid YAML: {problem}{ctx}; expected valid YAML "
             f"(check indentation, ':' after keys and matching brackets/quotes near {line})"
         ) from None
-    lines: dict[tuple, int] = {}
+    pos = _Positions()
     if root is not None:
-        _check_nodes(root, [], lines, str(path))
+        _check_nodes(root, [], pos, str(path))
     try:
         data = yaml.constructor.SafeConstructor().construct_document(root) if root is not None else None
     except yaml.YAMLError as e:  # compose succeeded, construction failed (bad tag, bad timestamp, ...)
         raise ArchError(f"{path}: <top level>: invalid YAML value: {e}; expected plain YAML data") from None
-    return data, lines
+    return data, pos
 
 
 def read_yaml(path: Path | str) -> Any:
@@ -231,10 +238,10 @@ def load_dict(name_or_path: str | Path) -> tuple[dict, Path]:
 
 
 def _load_dict(name_or_path: str | Path, _chain: tuple[Path, ...] = (), _relative_to: Path | None = None,
-               _origin: str | None = None) -> tuple[dict, Path, dict[tuple, int] | None]:
+               _origin: str | None = None) -> tuple[dict, Path, _Positions | None]:
     """(merged data, path, line numbers of the file's own fields or None when merged/removed)."""
     path = _resolve(name_or_path, _relative_to, _origin)
-    data, lines = _read(path)
+    data, pos = _read(path)
     if not isinstance(data, dict):
         raise ArchError(f"{path}: <top level>: got a {type(data).__name__}; expected a mapping of fields "
                         f"(name, tech, units, memory, ...)")
@@ -260,7 +267,7 @@ def _load_dict(name_or_path: str | Path, _chain: tuple[Path, ...] = (), _relativ
         for dotted in removals:
             _remove(data, dotted, str(path))
     own = parent is None and not removals
-    return data, path, (lines if own else None)
+    return data, path, (pos if own else None)
 
 
 # ---- models along a path -------------------------------------------------------------------------------
@@ -338,8 +345,17 @@ def _expected(model: type[BaseModel] | None, field: Any) -> str:
             gt = [m.gt for m in info.metadata if hasattr(m, "gt") and m.gt is not None]
             return (f"{word} > {gt[0]}" if gt else word) + desc
     models = _models_in(ann)
+    inner = typing.get_args(ann)[0] if typing.get_origin(ann) is typing.Annotated else ann
+    if typing.get_origin(inner) is list:
+        if len(models) > 1:
+            types_ = [m.model_fields["type"].default for m in models if "type" in m.model_fields]
+            return f"a list of mappings, each with a 'type' ({', '.join(types_)})" + desc
+        if models:
+            return f"a list of mappings with fields {', '.join(sorted(models[0].model_fields))}" + desc
+        return "a list" + desc
     if models:
-        return "a mapping with fields " + ", ".join(sorted(models[0].model_fields)) + desc
+        alt = " (or a string)" if str in typing.get_args(ann) else ""
+        return "a mapping with fields " + ", ".join(sorted(models[0].model_fields)) + alt + desc
     return text.replace("typing.", "") + desc
 
 
@@ -444,12 +460,16 @@ def _explain(err: dict, data: Any) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if not loc:  # a cross-field rule of Accelerator: the message carries its own path
         return msg
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if parent is None and etype in bounds:  # inside a free mapping (e.g. tensor_tflops): no field to describe
+        bound = next(iter(err.get("ctx", {}).values()), "?")
+        return f"{path}: got {value!r}; expected a number {bounds[etype]} {bound}"
     if etype == "value_error" and "expected" in msg:
         return f"{path}: got {value!r}; {msg.split('; ', 1)[-1] if msg.startswith('got') else msg}"
     return f"{path}: got {value!r}; expected {_expected(parent, field)} ({msg})"
 
 
-def validate(data: dict, origin: str = "<spec>", lines: dict[tuple, int] | None = None) -> Accelerator:
+def validate(data: dict, origin: str = "<spec>", positions: _Positions | None = None) -> Accelerator:
     """Validate a raw mapping into an `Accelerator`, raising one `ArchError` for all problems."""
     try:
         return Accelerator.model_validate(data)
@@ -479,21 +499,21 @@ def validate(data: dict, origin: str = "<spec>", lines: dict[tuple, int] | None 
         msgs = []
         for line_text in out:
             where = origin
-            if lines:
-                at = _line_of(line_text, lines)
+            if positions is not None:
+                at = _line_of(line_text, positions)
                 if at:
                     where = f"{origin}:{at}"
             msgs.append(f"{where}: {line_text}")
         raise ArchError("\n".join(msgs)) from None
 
 
-def _line_of(message: str, lines: dict[tuple, int]) -> int | None:
+def _line_of(message: str, positions: _Positions) -> int | None:
     """Best line for a message whose path is written out at its start."""
     best, best_len = None, -1
-    for key, line in lines.items():
-        if not key or key[0] == "#name" or not isinstance(line, int):
+    for key, line in positions.lines.items():
+        if not key:
             continue
-        p = _named_path(list(key), lines)
+        p = _named_path(list(key), positions.names)
         if (message.startswith(p + ":") or message.startswith(p + ".") or message.startswith(p + " ")) \
                 and len(p) > best_len:
             best, best_len = line, len(p)
@@ -502,15 +522,15 @@ def _line_of(message: str, lines: dict[tuple, int]) -> int | None:
 
 def load(name_or_path: str | Path | Accelerator, overrides: dict[str, Any] | None = None) -> Accelerator:
     """Load a preset by name (`arch.load("tpu-v1")`) or a YAML file by path, with optional overrides."""
-    lines: dict[tuple, int] | None = None
+    positions: _Positions | None = None
     if isinstance(name_or_path, Accelerator):
         if not overrides:
             return name_or_path
         data, origin = name_or_path.model_dump(exclude_none=True), name_or_path.name
     else:
-        data, path, lines = _load_dict(name_or_path)  # line numbers only where the data is the file's own
+        data, path, positions = _load_dict(name_or_path)  # lines only where the data is the file's own
         origin = str(path)
     if overrides:
         data = apply_overrides(data, overrides, origin)
-        lines = None
-    return validate(data, origin, lines)
+        positions = None
+    return validate(data, origin, positions)
