@@ -3,14 +3,15 @@
 
 Every model forbids unknown fields.  Sizes accept integers or strings with binary/decimal units
 ("256KiB", "24MiB", "8GB"); bandwidths are in GB/s (`_gbps` = gigabytes per second, 1e9 B/s).
+Cross-field rules (`Accelerator`): unit, tier and link names are unique; a PIM unit names a memory tier;
+a link joins units, tiers, "host" or "peer".  Their messages carry the field path, like the loader's.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
-
-import difflib
 
 from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator,
