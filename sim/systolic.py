@@ -89,6 +89,8 @@ def _role(dataflow: str, tensor: str) -> str:
     return "once" if axes == {sr, sc} else "per_row_fold" if sc in axes else "per_col_fold"
 
 
+#: dataflow -> positions of (Sr, Sc, T) in (M, N, K) (derived from FOLD_AXES once, at import).
+_INDEX: dict[str, tuple[int, int, int]] = {df: tuple("MNK".index(a) for a in ax) for df, ax in FOLD_AXES.items()}
 #: dataflow -> tensor -> its reuse role (derived from FOLD_AXES once, at import).
 ROLES: dict[str, dict[str, str]] = {df: {t: _role(df, t) for t in TENSOR_AXES} for df in FOLD_AXES}
 
@@ -117,9 +119,14 @@ def scalesim_mnk(op: Op) -> tuple[int, int, int]:
 
 def fold_shape(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> tuple[int, int, int, int, int]:
     """(Sr, Sc, T, row folds Fr, column folds Fc) of one ``M x N x K`` product."""
-    dims = {"M": m, "N": n, "K": k}
-    sr, sc, t = (dims[a] for a in _axes(dataflow))
-    return sr, sc, t, _ceil(sr, rows), _ceil(sc, cols)
+    try:
+        i, j, l = _INDEX[dataflow]
+    except (KeyError, TypeError):
+        _axes(dataflow)  # raises the ValueError that names the options
+        raise
+    dims = (m, n, k)
+    sr, sc = dims[i], dims[j]
+    return sr, sc, dims[l], -(-sr // rows), -(-sc // cols)
 
 
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
@@ -138,6 +145,9 @@ def compute_cycles(op: Op, rows: int, cols: int, dataflow: str, *, scalesim_ofma
     """SCALE-Sim v3's "Compute cycles" of `op` on a ``rows x cols`` array (int8 PE, no stalls)."""
     m, n, k = scalesim_mnk(op) if scalesim_ofmap else op.mnk
     return gemm_cycles(m, n, k, rows, cols, dataflow, batch=op.batch)
+
+
+OPERANDS = ("ifmap", "filter", "ofmap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,25 +180,36 @@ class Traffic:
     def dram(self) -> float:
         return self.dram_read + self.dram_write
 
-    def scaled(self, times: int) -> Traffic:
-        """`times` copies of this traffic (batched products, or cores that run equal shares)."""
 
-        def mul(a: dict[str, float]) -> dict[str, float]:
-            return {key: times * v for key, v in a.items()}
-
-        return Traffic(times * self.folds, mul(self.sram_read_bytes), mul(self.sram_write_bytes),
-                       mul(self.dram_read_bytes), mul(self.dram_write_bytes))
-
-    def combine(self, other: Traffic, times: int = 1) -> Traffic:
-        """This traffic plus `times` copies of `other` (cores that run equal shares)."""
-
-        def add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-            return {key: a[key] + times * b[key] for key in a}
-
-        return Traffic(self.folds + times * other.folds, add(self.sram_read_bytes, other.sram_read_bytes),
-                       add(self.sram_write_bytes, other.sram_write_bytes),
-                       add(self.dram_read_bytes, other.dram_read_bytes),
-                       add(self.dram_write_bytes, other.dram_write_bytes))
+def _operand_bytes(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, batch: int, a_bits: float,
+                   w_bits: float, acc_bits: float, out_bits: float, capacity: tuple[float, float, float],
+                   ) -> tuple[int, list[tuple[float, float, float, float]]]:
+    """(folds, [(sram read, sram write, dram read, dram write) per operand]) -- the arithmetic of `traffic`;
+    `capacity` is the usable bytes of the ifmap/filter/ofmap buffers."""
+    sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
+    out_b = out_bits / 8
+    roles = ROLES[dataflow]
+    moved = []
+    for name, count, elem, cap in (("ifmap", m * k, a_bits / 8, capacity[0]),
+                                   ("filter", k * n, w_bits / 8, capacity[1]),
+                                   ("ofmap", m * n, acc_bits / 8, capacity[2])):
+        role = roles[name]
+        if role == "once":
+            uses, resident = 1, True
+        elif role == "per_row_fold":  # one column tile is reused across the inner row-fold loop
+            uses, resident = fr, min(cols, sc) * t * elem <= cap
+        else:  # per column fold: reused across column folds only if the whole tensor stays
+            uses, resident = fc, count * elem <= cap
+        count *= batch
+        if name == "ofmap":
+            partial = (uses - 1) * count * elem
+            spill = 0.0 if resident else partial
+            final = count * out_b
+            moved.append((partial + final, partial + final + spill, spill, spill + final))
+        else:
+            fetched = (1 if resident else uses) * count * elem
+            moved.append((uses * count * elem, fetched, fetched, 0.0))
+    return (batch * fr * fc if min(sr, sc, t) > 0 else 0), moved
 
 
 def traffic(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
@@ -198,31 +219,11 @@ def traffic(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batc
     """SRAM and DRAM bytes per operand of ``batch`` ``M x N x K`` products (model: module docstring).
 
     ``w_bits`` may be fractional to carry per-group scales; ``out_bits`` defaults to ``a_bits``."""
-    sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
     share = 0.5 if double_buffered else 1.0
-    out_b = (a_bits if out_bits is None else out_bits) / 8
-    s_rd, s_wr, d_rd, d_wr = {}, {}, {}, {}
-    for name, count, elem, capacity in (("ifmap", m * k, a_bits / 8, ifmap_sram_bytes * share),
-                                        ("filter", k * n, w_bits / 8, filter_sram_bytes * share),
-                                        ("ofmap", m * n, acc_bits / 8, ofmap_sram_bytes * share)):
-        role = ROLES[dataflow][name]
-        if role == "once":
-            uses, resident = 1, True
-        elif role == "per_row_fold":  # one column tile is reused across the inner row-fold loop
-            uses, resident = fr, min(cols, sc) * t * elem <= capacity
-        else:  # per column fold: reused across column folds only if the whole tensor stays
-            uses, resident = fc, count * elem <= capacity
-        if name == "ofmap":
-            partial = (uses - 1) * count * elem
-            spill = 0.0 if resident else partial
-            s_rd[name], s_wr[name] = partial + count * out_b, partial + count * out_b + spill
-            d_rd[name], d_wr[name] = spill, spill + count * out_b
-        else:
-            d_rd[name], d_wr[name] = (1 if resident else uses) * count * elem, 0.0
-            s_rd[name], s_wr[name] = uses * count * elem, d_rd[name]
-    folds = fr * fc if min(sr, sc, t) > 0 else 0
-    tr = Traffic(folds, s_rd, s_wr, d_rd, d_wr)
-    return tr if batch == 1 else tr.scaled(batch)
+    capacity = (ifmap_sram_bytes * share, filter_sram_bytes * share, ofmap_sram_bytes * share)
+    folds, moved = _operand_bytes(m, n, k, rows, cols, dataflow, batch, a_bits, w_bits, acc_bits,
+                                  a_bits if out_bits is None else out_bits, capacity)
+    return Traffic(folds, *({op: row[i] for op, row in zip(OPERANDS, moved)} for i in range(4)))
 
 
 def stall_cycles(dram_bytes: float, folds: int, fold_cycles: float, bytes_per_cycle: float,
@@ -266,43 +267,50 @@ def _group_bits(op: Op) -> float:
 def cost(op: Op, unit, accelerator) -> OpCost:
     """Cost of `op` on a `SystolicArray` unit of `accelerator` (model: module docstring)."""
     pe = PE_TYPES[unit.pe]
-    rows, cols, df = unit.rows, unit.cols, unit.dataflow
+    rows, cols, df, count, double = unit.rows, unit.cols, unit.dataflow, unit.count, unit.double_buffered
     m, n, k = op.mnk
     mpc, depth = pe.macs_per_cycle, pe.pipeline_depth
-    bits = dict(a_bits=op.a_bits, w_bits=_group_bits(op), acc_bits=op.acc_bits)
-    bufs = dict(ifmap_sram_bytes=unit.ifmap_sram_bytes, filter_sram_bytes=unit.filter_sram_bytes,
-                ofmap_sram_bytes=unit.ofmap_sram_bytes, double_buffered=unit.double_buffered)
-    off_chip, on_chip = accelerator.off_chip, accelerator.on_chip
-    off = off_chip[0] if off_chip else None
+    a_bits, w_bits, acc_bits = op.a_bits, _group_bits(op), op.acc_bits
+    share = 0.5 if double else 1.0
+    capacity = (unit.ifmap_sram_bytes * share, unit.filter_sram_bytes * share, unit.ofmap_sram_bytes * share)
+    off = on = None
+    for tier in accelerator.memory:  # the first on-chip and the first off-chip tier
+        if tier.on_chip:
+            on = on or tier
+        else:
+            off = off or tier
     clock = accelerator.tech.clock_hz
+    bandwidth = off.bytes_per_s(clock) / clock if off else _INF  # bytes per cycle, all cores together
 
     def run(option):
+        """((cycles, compute, stall) of the busiest core, summed [sram rd, sram wr, dram rd, dram wr])."""
         cores = sum(c for (mm, nn, b), c in option if mm and nn and b) or 1
-        bpc = off.bytes_per_s(clock) / clock / cores if off else _INF
-        worst, total = (0, 0, 0), None
+        worst, total = (0, 0, 0), [0.0, 0.0, 0.0, 0.0]
         for (mm, nn, b), c in option:
             compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth)
-            tr = traffic(mm, nn, k, rows, cols, df, batch=b, **bits, **bufs)
-            fold = (compute + 1) / tr.folds if tr.folds else 0
-            stall = stall_cycles(tr.dram, tr.folds, fold, bpc, unit.double_buffered) if off else 0
+            folds, moved = _operand_bytes(mm, nn, k, rows, cols, df, b, a_bits, w_bits, acc_bits, a_bits, capacity)
+            sums = [sum(column) for column in zip(*moved)]
+            stall = 0
+            if off and folds:
+                stall = stall_cycles(sums[2] + sums[3], folds, (compute + 1) / folds, bandwidth / cores, double)
             worst = max(worst, (compute + stall, compute, stall))
-            share = tr if c == 1 else tr.scaled(c)
-            total = share if total is None else total.combine(share)
+            total = [x + c * y for x, y in zip(total, sums)]
         return worst, total
 
-    options = _core_shares(m, n, op.batch, rows, cols, df, unit.count) if unit.count > 1 else \
-        [[((m, n, op.batch), 1)]]
-    (cycles, compute, stall), tr = min((run(o) for o in options), key=lambda r: (r[0][0], r[1].dram))
+    if count == 1:
+        (cycles, compute, stall), moved = run([((m, n, op.batch), 1)])
+    else:
+        options = _core_shares(m, n, op.batch, rows, cols, df, count)
+        (cycles, compute, stall), moved = min((run(o) for o in options), key=lambda r: (r[0][0], r[1][2] + r[1][3]))
+    sram_rd, sram_wr, dram_rd, dram_wr = moved if off else (*moved[:2], 0.0, 0.0)
     macs = op.batch * m * n * k
-    on_name = on_chip[0].name if on_chip else f"{unit.name}_sram"
-    tier_bytes = {on_name: tr.sram_read + tr.sram_write}
+    tier_bytes = {on.name if on else f"{unit.name}_sram": sram_rd + sram_wr}
     if off:
-        tier_bytes[off.name] = tr.dram
-    peak = rows * cols * unit.count * mpc
+        tier_bytes[off.name] = dram_rd + dram_wr
     return OpCost(
         unit=unit.name, cycles=int(cycles), compute_cycles=int(compute), stall_cycles=int(stall),
         tier_bytes=tier_bytes,
-        counts={"mac": float(macs), "sram_read_bytes": tr.sram_read, "sram_write_bytes": tr.sram_write,
-                "dram_read_bytes": tr.dram_read if off else 0.0, "dram_write_bytes": tr.dram_write if off else 0.0},
-        utilization=macs / (peak * cycles) if cycles else 0.0,
+        counts={"mac": float(macs), "sram_read_bytes": sram_rd, "sram_write_bytes": sram_wr,
+                "dram_read_bytes": dram_rd, "dram_write_bytes": dram_wr},
+        utilization=macs / (rows * cols * count * mpc * cycles) if cycles else 0.0,
     )
