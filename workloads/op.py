@@ -275,7 +275,10 @@ class Op:
         k, d = self.kind, self.dims
         if k in MATMUL_KINDS and k not in (OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT) and self.weights:
             _, n, kk = self.mnk
-            return self.batch * (kk * n + (n if self.bias else 0))
+            # batched GEMMs own one weight per product (e.g. per head); a convolution's batch is
+            # images that share its filters
+            copies = 1 if k is OpKind.CONV2D else self.batch
+            return copies * (kk * n + (n if self.bias else 0))
         if k is OpKind.EMBED:
             return d["vocab"] * d["hidden"]
         if k is OpKind.NORM:

@@ -94,3 +94,9 @@ def test_graph_orders_counts_and_shares_weights():
         g.add(w.gemm(1, 1, 1, name="fc"))
     with pytest.raises(KeyError, match="not in graph"):
         g.add(w.gemm(1, 1, 1, name="x"), ["missing"])
+
+
+def test_conv_batch_shares_filters():
+    one, four = w.conv2d(56, 56, 3, 3, 64, 64), w.conv2d(56, 56, 3, 3, 64, 64, batch=4)
+    assert four.params == one.params and four.weight_bytes == one.weight_bytes
+    assert four.flops == 4 * one.flops and four.input_bytes == 4 * one.input_bytes
