@@ -159,7 +159,7 @@ _DTYPE_FORMATS = {
     "torch.float8_e5m2fnuz": "fp8_e5m2", "torch.int8": "int8", "torch.uint8": "int8", "torch.int16": "int16",
     "torch.int32": "int32",
 }
-_LAYER_RE = re.compile(r"(?:^|\.)(?:layers|layer|blocks|block|h)\.(\d+)(?:\.|$)")
+_LAYER_RE = re.compile(r"(?:^|[./])(?:layers|layer|blocks|block|h)[./_](\d+)(?:[./]|$)")
 _NORM_CLASS_RE = re.compile(r"norm", re.IGNORECASE)
 _MAX_LOOKAHEAD = 8  # nodes followed from a matmul to find the softmax/topk it feeds
 
@@ -178,7 +178,8 @@ def aten_name(target: Any) -> str:
 
 
 def layer_of(path: str) -> int | None:
-    """Layer index parsed from a module or parameter path (``model.layers.3.mlp`` -> 3)."""
+    """Layer index parsed from a module, parameter or ONNX node path (``model.layers.3.mlp``,
+    ``/model/layers.3/mlp/MatMul``, ``encoder.layer_3`` -> 3)."""
     m = _LAYER_RE.search(path)
     return int(m.group(1)) if m else None
 
@@ -691,22 +692,8 @@ class _Mapper:
             dilation = [1, *_seq(1 if dilation is None else dilation, 1)]
         if len(sx) == 3:  # unbatched input
             sx, so = (1, *sx), (1, *so)
-        n_img, c_in, h, wd = sx
-        k_out, c_per_group, r, s = sw
-        ho, wo = so[-2], so[-1]
-        st = _seq(stride or 1, 2)
         pd = _seq(padding if padding is not None else 0, 2)
-        dl = _seq(dilation or 1, 2)
-        dims = {"H": h, "W": wd, "R": r, "S": s, "C": c_per_group, "K": k_out, "stride": st[0], "pad": pd[0]}
-        groups = int(groups or 1)
-        if groups > 1:
-            dims["groups"] = groups
-        regular = st[0] == st[1] and pd[0] == pd[1] and dl == [1, 1]
-        if n_img > 1 or not regular or (h + 2 * pd[0] - r) // st[0] + 1 != ho or (wd + 2 * pd[0] - s) // st[0] + 1 != wo:
-            # equivalent padding-free geometry giving exactly n_img * Ho rows of Wo outputs
-            dims.update({"H": (n_img * ho - 1) * st[0] + r, "W": (wo - 1) * st[0] + s, "pad": 0})
-            if n_img > 1:
-                dims["images"] = n_img
+        dims = conv_dims(sx, sw, so[-2:], _seq(stride or 1, 2), pd * 2, _seq(dilation or 1, 2), int(groups or 1))
         pw, pb = self._param_of(w), self._param_of(b)
         wid = pw[0] if pw else None
         owned = [a for a in (w, b) if isinstance(a, _fx_node_type()) and self._param_of(a) is not None]
@@ -909,6 +896,30 @@ class _Mapper:
 
 
 # ---- small functions ----------------------------------------------------------------------------
+def conv_dims(x_shape: Sequence[int], w_shape: Sequence[int], out_hw: Sequence[int], stride: Sequence[int],
+              pads: Sequence[int], dilation: Sequence[int], groups: int) -> dict[str, int]:
+    """`CONV2D` dims of a 2-D convolution of an ``N x C x H x W`` input by a ``K x C/groups x R x S``
+    filter bank giving ``Ho x Wo`` outputs; `pads` are (top, left, bottom, right).
+
+    The true geometry is kept when it is one image with one stride, one padding and no dilation;
+    otherwise an equivalent padding-free geometry with exactly ``N * Ho`` output rows of ``Wo``
+    (``H = (N * Ho - 1) * stride + R``, ``W = (Wo - 1) * stride + S``, ``dims["images"] = N``), so
+    that MACs (``N Ho Wo K R S C/groups``) and parameters (``K R S C/groups``) are exact."""
+    n_img, _, h, w = x_shape
+    k_out, c_per_group, r, s = w_shape
+    ho, wo = out_hw
+    st, pad = stride[0], pads[0]
+    dims = {"H": h, "W": w, "R": r, "S": s, "C": c_per_group, "K": k_out, "stride": st, "pad": pad}
+    if groups > 1:
+        dims["groups"] = groups
+    regular = stride[0] == stride[1] and len(set(pads)) == 1 and list(dilation) == [1, 1]
+    if n_img > 1 or not regular or (h + 2 * pad - r) // st + 1 != ho or (w + 2 * pad - s) // st + 1 != wo:
+        dims.update({"H": (n_img * ho - 1) * st + r, "W": (wo - 1) * st + s, "pad": 0})
+        if n_img > 1:
+            dims["images"] = n_img
+    return dims
+
+
 def split_rows(rows: int, weights: Sequence[float]) -> list[int]:
     """Split `rows` into ``len(weights)`` integer parts proportional to `weights` (largest remainder,
     ties to the lower index), so that the parts sum to `rows` exactly."""
