@@ -29,9 +29,10 @@ One formula for all three (fitted to, and exact on, all 58 rows of SCALE-Sim 3.0
 wavefront (SCALE-Sim lets each fold drain before the next one starts), and weight/input-stationary
 dataflows first shift the stationary tile in, ``rows`` cycles (``PRELOAD``).  SCALE-Sim reports the
 index of the last cycle, hence the single ``- 1`` (floored at ``folds * T``, which only binds on a
-``1 x 1`` output-stationary array, where the formula would claim ``T - 1`` cycles for ``T`` MACs).  Batched independent products run one after another
-(more folds).  Convolutions use SCALE-Sim's output size ``ceil((H + 2 pad - R + stride) / stride)``
-when ``scalesim_ofmap=True`` (the default of `compute_cycles`, needed to match it); that is one more
+``1 x 1`` output-stationary array, where the formula would claim ``T - 1`` cycles for ``T`` MACs).
+Batched independent products run one after another (more folds).  Convolutions use SCALE-Sim's
+output size ``ceil((H + 2 pad - R + stride) / stride)`` when ``scalesim_ofmap=True`` (the default of
+`compute_cycles`, needed to match it); that is one more
 output row/column than the true ``floor((H + 2 pad - R) / stride) + 1`` when the stride does not divide
 ``H + 2 pad - R``.  `cost` uses the true size (``op.mnk``).  A PE type with ``macs_per_cycle = p``
 streams ``ceil(T / p)`` instead of ``T``, and ``pipeline_depth = d`` adds ``d - 1`` cycles per fold.

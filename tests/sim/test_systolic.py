@@ -42,7 +42,7 @@ def test_cycles_at_least_the_roofline(m, n, k, rows, cols, df, batch):
 
 @given(dims, dims, dims, sides, sides, dataflows)
 def test_cycles_follow_the_one_formula(m, n, k, rows, cols, df):
-    sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, df)
+    _, _, t, fr, fc = fold_shape(m, n, k, rows, cols, df)
     fold = t + rows + cols - 2 + PRELOAD[df] * rows
     assert gemm_cycles(m, n, k, rows, cols, df) == max(fr * fc * fold - 1, fr * fc * t)
 
@@ -134,7 +134,7 @@ def test_a_too_small_buffer_refetches(df):
 def test_refetch_counts_follow_the_fold_order():
     """OS, 256^3 on 32 x 32 (8 x 8 folds): A (rows x time) is re-read once per column fold, B's column
     tile is reused across row folds, so only A is re-fetched when both buffers are small."""
-    small = dict(ifmap_sram_bytes=8192, filter_sram_bytes=32768, ofmap_sram_bytes=2**20)
+    small = {"ifmap_sram_bytes": 8192, "filter_sram_bytes": 32768, "ofmap_sram_bytes": 2**20}
     tr = traffic(256, 256, 256, 32, 32, "os", **small)
     assert tr.dram_read_bytes["ifmap"] == 8 * 256 * 256  # 64 KiB of A does not fit 4 KiB
     assert tr.dram_read_bytes["filter"] == 256 * 256  # a 32 x 256 column tile (8 KiB) fits 16 KiB
@@ -142,7 +142,7 @@ def test_refetch_counts_follow_the_fold_order():
 
 
 def test_double_buffering_halves_usable_capacity():
-    kw = dict(ifmap_sram_bytes=96 * 1024, filter_sram_bytes=2**22, ofmap_sram_bytes=2**22)
+    kw = {"ifmap_sram_bytes": 96 * 1024, "filter_sram_bytes": 2**22, "ofmap_sram_bytes": 2**22}
     single = traffic(256, 256, 256, 32, 32, "os", double_buffered=False, **kw)  # 64 KiB of A fits 96 KiB
     double = traffic(256, 256, 256, 32, 32, "os", double_buffered=True, **kw)  # ... but not 48 KiB
     assert single.dram_read_bytes["ifmap"] == 256 * 256 < double.dram_read_bytes["ifmap"]
