@@ -9,7 +9,7 @@ requires) are mapped as `workloads.torch_frontend` maps ATen ops:
   activations make `ATTN_SCORE` (the result reaches a ``Softmax``), `ATTN_CONTEXT` (A comes from a
   ``Softmax``) or a `GEMM` with ``weights=False``.
 * ``Conv`` (1-D or 2-D): `CONV2D` with strides, pads, groups and dilation handled as in
-  `workloads.torch_frontend.conv_dims` (batches of images stacked into rows).
+  `workloads.torch_frontend.conv_dims` (``batch`` = images).
 * ``Softmax``/``LogSoftmax``: `SOFTMAX`; ``LayerNormalization``/``SimplifiedLayerNormalization``/
   ``RMSNormalization``/``BatchNormalization``/``GroupNormalization``/``InstanceNormalization``: `NORM`.
 * ``Gather`` whose data is an initializer: `EMBED`; other float initializers of more than one
@@ -407,7 +407,7 @@ class _OnnxMapper:
         wid = self.val(w).init
         bias = len(node.input) > 2 and node.input[2] and self.val(node.input[2]).init is not None
         owned = [t for t in node.input[1:3] if t and self.val(t).init is not None]
-        op = Op(self._unique(name), OpKind.CONV2D, dims, w_format=self.fmt(wid or x, self.w_format),
+        op = Op(self._unique(name), OpKind.CONV2D, dims, batch=sx[0], w_format=self.fmt(wid or x, self.w_format),
                 a_format=self.fmt(x, self.a_format), weights=wid is not None, bias=bool(bias), weight_id=wid,
                 tags=self._tags(name, "Conv"))
         return self._add(op, self._through(node, owned=owned).src)

@@ -18,12 +18,10 @@ How ATen ops become `Op`s:
 * ``scaled_dot_product_attention`` (and its fused variants): `ATTN_SCORE` + `SOFTMAX` + `ATTN_CONTEXT`
   over ``batch * query_heads`` heads (grouped-query K/V are broadcast, as the kernel does).  FLOPs
   are dense: causal masks are not exploited.
-* ``conv1d``/``conv2d``/``convolution``: `CONV2D` (a 1-D conv is a 2-D conv of height 1).  A batch of
-  ``N > 1`` images is folded into the output rows (``N`` images stacked vertically: ``Ho' = N * Ho``,
-  with an equivalent padding-free geometry ``H' = (Ho' - 1) * stride + R``) so that MACs and inputs
-  scale with ``N`` while the filter bank, stored once, is counted once; ``dims["images"]`` keeps
-  ``N``.  Grouped convs keep ``C`` = input channels per group (``dims["groups"]``), so MACs and
-  parameters are exact; dilation or asymmetric stride/padding use the same equivalent geometry.
+* ``conv1d``/``conv2d``/``convolution``: `CONV2D` (a 1-D conv is a 2-D conv of height 1) with
+  ``batch`` = images (which share the filters, see `Op.params`).  Grouped convs keep ``C`` = input
+  channels per group (``dims["groups"]``), so MACs and parameters are exact; dilation or asymmetric
+  stride/padding get an equivalent padding-free geometry with the same output size (`conv_dims`).
 * Everything a norm module (a module whose class name contains ``Norm``) computes is one `NORM` op
   (``cols`` = the length of its weight, ``affine`` = its parameters per column), so an RMSNorm that
   ATen decomposes into pow/mean/rsqrt/mul is still one op; a bare ``layer_norm``/``batch_norm``/
@@ -694,11 +692,12 @@ class _Mapper:
             sx, so = (1, *sx), (1, *so)
         pd = _seq(padding if padding is not None else 0, 2)
         dims = conv_dims(sx, sw, so[-2:], _seq(stride or 1, 2), pd * 2, _seq(dilation or 1, 2), int(groups or 1))
+        n_img = sx[0]
         pw, pb = self._param_of(w), self._param_of(b)
         wid = pw[0] if pw else None
         owned = [a for a in (w, b) if isinstance(a, _fx_node_type()) and self._param_of(a) is not None]
         path = _module_path(node)
-        op = Op(self._weight_op_name(node, wid, "conv"), OpKind.CONV2D, dims, w_format=self._wfmt(wid, node), a_format=self._afmt(node),
+        op = Op(self._weight_op_name(node, wid, "conv"), OpKind.CONV2D, dims, batch=n_img, w_format=self._wfmt(wid, node), a_format=self._afmt(node),
                 weights=pw is not None, bias=pb is not None, weight_id=wid, tags=self._tags(path, name, layer))
         return self._add(op, self._src(node, owned=owned), live, has_param, layer)
 
@@ -898,14 +897,15 @@ class _Mapper:
 # ---- small functions ----------------------------------------------------------------------------
 def conv_dims(x_shape: Sequence[int], w_shape: Sequence[int], out_hw: Sequence[int], stride: Sequence[int],
               pads: Sequence[int], dilation: Sequence[int], groups: int) -> dict[str, int]:
-    """`CONV2D` dims of a 2-D convolution of an ``N x C x H x W`` input by a ``K x C/groups x R x S``
-    filter bank giving ``Ho x Wo`` outputs; `pads` are (top, left, bottom, right).
+    """`CONV2D` dims of one image's 2-D convolution: a ``C x H x W`` input (of an ``N x C x H x W``
+    batch; the images are the op's ``batch``) by a ``K x C/groups x R x S`` filter bank giving
+    ``Ho x Wo`` outputs; `pads` are (top, left, bottom, right).
 
-    The true geometry is kept when it is one image with one stride, one padding and no dilation;
-    otherwise an equivalent padding-free geometry with exactly ``N * Ho`` output rows of ``Wo``
-    (``H = (N * Ho - 1) * stride + R``, ``W = (Wo - 1) * stride + S``, ``dims["images"] = N``), so
-    that MACs (``N Ho Wo K R S C/groups``) and parameters (``K R S C/groups``) are exact."""
-    n_img, _, h, w = x_shape
+    The true geometry is kept when it has one stride, one padding and no dilation; otherwise an
+    equivalent padding-free geometry with exactly ``Ho x Wo`` outputs (``H = (Ho - 1) * stride + R``,
+    ``W = (Wo - 1) * stride + S``), so that MACs (``Ho Wo K R S C/groups``) and parameters
+    (``K R S C/groups``) stay exact."""
+    _, _, h, w = x_shape
     k_out, c_per_group, r, s = w_shape
     ho, wo = out_hw
     st, pad = stride[0], pads[0]
@@ -913,10 +913,8 @@ def conv_dims(x_shape: Sequence[int], w_shape: Sequence[int], out_hw: Sequence[i
     if groups > 1:
         dims["groups"] = groups
     regular = stride[0] == stride[1] and len(set(pads)) == 1 and list(dilation) == [1, 1]
-    if n_img > 1 or not regular or (h + 2 * pad - r) // st + 1 != ho or (w + 2 * pad - s) // st + 1 != wo:
-        dims.update({"H": (n_img * ho - 1) * st + r, "W": (wo - 1) * st + s, "pad": 0})
-        if n_img > 1:
-            dims["images"] = n_img
+    if not regular or (h + 2 * pad - r) // st + 1 != ho or (w + 2 * pad - s) // st + 1 != wo:
+        dims.update({"H": (ho - 1) * st + r, "W": (wo - 1) * st + s, "pad": 0})
     return dims
 
 

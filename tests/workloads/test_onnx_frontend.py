@@ -91,11 +91,11 @@ def test_conv_net_has_strides_pads_and_pools(tmp_path):
     assert [p.name for p in graph.predecessors("fc")] == ["gap"]
 
 
-def test_batched_conv_stacks_images_and_counts_filters_once(tmp_path):
+def test_batched_conv_shares_filters_across_images(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
     path = save(tmp_path, nodes, [f32("x", [4, 3, 16, 16])], [f32("y", None)], [init("w", 8, 3, 3, 3)])
     (op,) = from_onnx(path).ops()
-    assert op.dims["images"] == 4 and op.conv_out_hw == (4 * 16, 16)
+    assert op.batch == 4 and op.conv_out_hw == (16, 16)
     assert op.macs == 4 * 16 * 16 * 8 * 27 and op.params == 8 * 27
 
 

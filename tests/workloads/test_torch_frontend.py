@@ -237,8 +237,8 @@ def test_vit_patch_conv_and_parameter_reads(vit):
     cfg, _, graph = vit
     conv = graph["embeddings.patch_embeddings.projection"]
     patches = (cfg.image_size // cfg.patch_size) ** 2
-    assert conv.kind is OpKind.CONV2D and conv.dims["images"] == B
-    assert conv.mnk == (B * patches, cfg.hidden_size, 3 * cfg.patch_size ** 2)
+    assert conv.kind is OpKind.CONV2D and conv.batch == B
+    assert conv.mnk == (patches, cfg.hidden_size, 3 * cfg.patch_size ** 2)
     assert conv.params == cfg.hidden_size * (3 * cfg.patch_size ** 2 + 1)
     # the class token and position embeddings are read by cat/add, not by a GEMM
     assert graph["embeddings.position_embeddings"].params == (patches + 1) * cfg.hidden_size
@@ -304,13 +304,29 @@ def test_cnn_convs_have_the_right_output_sizes_and_params(cnn):
 
 
 @pytest.mark.parametrize("tracer", ["export", "fx"])
-def test_cnn_batch_folds_into_rows_and_weights_count_once(cnn, tracer):
+def test_cnn_batch_is_images_sharing_filters(cnn, tracer):
     graph = from_torch(cnn, torch.zeros(2, 3, 64, 64), tracer=tracer)
     assert graph.meta["tracer"] == ("export" if tracer == "export" else "make_fx")
     stem = graph["stem"]
-    assert stem.dims["images"] == 2 and stem.conv_out_hw == (2 * 32, 32)
+    assert stem.batch == 2 and stem.conv_out_hw == (32, 32) and stem.dims["pad"] == 3
     assert graph.macs == cnn_macs(2)
     assert graph.params == n_params(cnn)
+
+
+@pytest.mark.parametrize("conv, shape", [
+    (nn.Conv1d(4, 8, 5, padding=2), (2, 4, 30)),
+    (nn.Conv2d(3, 4, 3, dilation=2, padding=2), (2, 3, 12, 12)),
+    (nn.Conv2d(3, 4, (1, 3), padding=(0, 1)), (1, 3, 9, 9)),
+    (nn.Conv2d(3, 4, 3, stride=(2, 1)), (1, 3, 9, 9)),
+    (nn.Conv2d(4, 4, 3, padding="same", groups=2), (1, 4, 7, 7)),
+])
+def test_irregular_convs_keep_exact_macs_and_params(conv, shape):
+    out = conv(torch.zeros(shape))  # real (tiny) run for the reference output size
+    (op,) = from_torch(conv, torch.zeros(shape)).ops()
+    c_per_group, kernel = conv.in_channels // conv.groups, conv.weight[0, 0].numel()
+    assert op.macs == out.numel() * c_per_group * kernel
+    assert op.params == sum(p.numel() for p in conv.parameters())
+    assert op.batch == shape[0] and op.conv_out_hw == ((out.shape[-2], out.shape[-1]) if out.dim() == 4 else (1, out.shape[-1]))
 
 
 def test_make_fx_fallback_maps_a_decoder_without_module_names():
