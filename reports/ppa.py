@@ -58,8 +58,12 @@ def breakdown_figure(per_op: pd.DataFrame, title: str) -> go.Figure:
 def roofline_figure(per_op: pd.DataFrame, summary: dict[str, Any], title: str) -> go.Figure:
     """Achieved FLOP/s of each op against its arithmetic intensity, under the accelerator's roofline."""
     df = per_op[(per_op["flops"] > 0) & (per_op["latency_s"] > 0)].copy()
-    byte_cols = [c for c in df.columns if c.startswith("bytes_")]
-    df["traffic"] = df[byte_cols].sum(axis=1) if byte_cols else df.get("bytes", 0)
+    # the roofline's bandwidth is off-chip, so intensity is FLOPs per off-chip byte
+    offchip = summary.get("offchip_tiers") or []
+    byte_cols = [f"bytes_{t}" for t in offchip if f"bytes_{t}" in df.columns]
+    if not byte_cols:
+        byte_cols = [c for c in df.columns if c.startswith("bytes_")]
+    df["traffic"] = df[byte_cols].sum(axis=1)
     df = df[df["traffic"] > 0]
     df["intensity"] = df["flops"] / df["traffic"]
     df["achieved"] = df["flops"] / df["latency_s"]
@@ -75,7 +79,7 @@ def roofline_figure(per_op: pd.DataFrame, summary: dict[str, Any], title: str) -
         fig.add_scatter(x=xs, y=[min(peak, bw * x) for x in xs], mode="lines", name="roofline",
                         line={"color": "black", "dash": "dash"})
     fig.update_layout(title=f"{title}: roofline", xaxis_type="log", yaxis_type="log",
-                      xaxis_title="arithmetic intensity (FLOP / byte moved)", yaxis_title="achieved FLOP/s",
+                      xaxis_title="arithmetic intensity (FLOP / off-chip byte)", yaxis_title="achieved FLOP/s",
                       template="plotly_white")
     return fig
 

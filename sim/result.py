@@ -203,6 +203,7 @@ def _summary(graph, accelerator, timeline, per_op, components, tiers, area, note
         s[f"{u.name}_busy_s"] = float(busy.get(u.name, 0.0))
     s["peak_flops_per_s"] = _peak_flops(per_op) * clock
     s["offchip_bytes_per_s"] = float(sum(m.bytes_per_s(clock) for m in accelerator.off_chip))
+    s["offchip_tiers"] = [m.name for m in accelerator.off_chip]
     s["notes"] = notes
     return s
 
