@@ -81,7 +81,8 @@ def main() -> int:
         ("map to Graph", f"{total_s - export_s:.2f} s", ""),
         ("ops", f"{len(graph):,}", str(graph.count_by_kind())),
         ("params (graph)", f"{graph.params / 1e9:.2f} B", f"module {n_params:,}; expected {EXPECTED_PARAMS:,}"),
-        ("GEMM FLOPs", f"{gemm / 1e12:.3f} T", f"closed form {closed / 1e12:.3f} T; from_config {config_gemm / 1e12:.3f} T"),
+        ("GEMM FLOPs", f"{gemm / 1e12:.3f} T",
+         f"closed form {closed / 1e12:.3f} T; from_config {config_gemm / 1e12:.3f} T"),
         ("unmapped ATen ops", str(sum(graph.meta["unmapped"].values())), str(dict(graph.meta["unmapped"]))),
         ("peak RSS", f"{rss / 2**20:.0f} MiB", f"limit {RSS_LIMIT_BYTES / 2**30:.0f} GiB"),
     ]

@@ -429,7 +429,8 @@ class _OnnxMapper:
         affine = sum(sizes) // max(cols, 1) if sizes and sum(sizes) % max(cols, 1) == 0 else 0
         wid = self.val(trainable[0]).init if trainable and affine else None
         owned = params if affine or not trainable else [i for i in params if i not in trainable]
-        op = Op(self._unique(name), OpKind.NORM, {"rows": math.prod(shape) // max(cols, 1), "cols": cols, "affine": affine},
+        dims = {"rows": math.prod(shape) // max(cols, 1), "cols": cols, "affine": affine}
+        op = Op(self._unique(name), OpKind.NORM, dims,
                 w_format=self.fmt(wid or x, self.w_format), a_format=self.fmt(x, self.a_format),
                 weights=affine > 0, weight_id=wid, tags=self._tags(name, t))
         return self._add(op, self._through(node, owned=owned).src)

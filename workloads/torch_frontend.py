@@ -22,10 +22,10 @@ How ATen ops become `Op`s:
   ``batch`` = images (which share the filters, see `Op.params`).  Grouped convs keep ``C`` = input
   channels per group (``dims["groups"]``), so MACs and parameters are exact; dilation or asymmetric
   stride/padding get an equivalent padding-free geometry with the same output size (`conv_dims`).
-* Everything a norm module (a module whose class name contains ``Norm``) computes is one `NORM` op
-  (``cols`` = the length of its weight, ``affine`` = its parameters per column), so an RMSNorm that
-  ATen decomposes into pow/mean/rsqrt/mul is still one op; a bare ``layer_norm``/``batch_norm``/
-  ``group_norm``/``rms_norm`` is one too.
+* Everything a norm module (a class named ``...Norm``, ``...Norm2d``, ``...NormGated``) computes is
+  one `NORM` op (``cols`` = the length of its weight, ``affine`` = its parameters per column), so an
+  RMSNorm that ATen decomposes into pow/mean/rsqrt/mul is still one op; a bare ``layer_norm``/
+  ``batch_norm``/``group_norm``/``rms_norm`` is one too.
 * ``embedding`` is `EMBED`; ``softmax`` `SOFTMAX`; pooling `POOL` (``cols`` = window size);
   element-wise ops and reductions `ELTWISE` with the FLOPs per element of `ELTWISE_FLOPS`.
 * Views, reshapes, transposes, dtype casts, ``getitem``, ``cat``, indexing, dropout (inference) and
@@ -158,7 +158,7 @@ _DTYPE_FORMATS = {
     "torch.int32": "int32",
 }
 _LAYER_RE = re.compile(r"(?:^|[./])(?:layers|layer|blocks|block|h)[./_](\d+)(?:[./]|$)")
-_NORM_CLASS_RE = re.compile(r"norm", re.IGNORECASE)
+_NORM_CLASS_RE = re.compile(r"Norm(\d*d|Gated)?$")  # LayerNorm, LlamaRMSNorm, BatchNorm2d, RMSNormGated
 _MAX_LOOKAHEAD = 8  # nodes followed from a matmul to find the softmax/topk it feeds
 
 
@@ -259,7 +259,8 @@ def _check_routing(routing: Any) -> None:
     hists = routing.values() if isinstance(routing, Mapping) else [routing]
     for h in hists:
         if not isinstance(h, Sequence) or not h or any(not isinstance(x, int | float) or x < 0 for x in h):
-            raise ValueError(f"expert_routing histogram must be a non-empty sequence of non-negative numbers, got {h!r}")
+            raise ValueError("expert_routing histogram must be a non-empty sequence of non-negative numbers, "
+                             f"got {h!r}")
         if sum(h) <= 0:
             raise ValueError(f"expert_routing histogram {list(h)!r} sums to zero")
 
@@ -336,7 +337,12 @@ def _trace(module, args, kwargs, tracer):
     def run(state, a, kw):
         return torch.func.functional_call(module, state, tuple(a), kw)
 
-    gm = make_fx(run, tracing_mode="fake", record_module_stack=True)(named, list(args), dict(kwargs))
+    try:
+        gm = make_fx(run, tracing_mode="fake")(named, list(args), dict(kwargs))
+    except Exception as exc:
+        why = f"torch.export failed ({error}); " if error else ""
+        raise RuntimeError(f"could not trace {type(module).__name__}: {why}make_fx failed "
+                           f"({type(exc).__name__}: {exc})") from exc
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     specs = {}
     for node, key in zip(placeholders, named, strict=False):
@@ -433,11 +439,11 @@ class _Mapper:
                 self.folded[name] += 1
             return _Val(layer=layer)
         if name in _VIEWS or name in _MOVES or name == "getitem":
-            return _Val(self._src(node, ins), live=live, has_param=has_param, layer=layer)
+            return _Val(self._src(node), live=live, has_param=has_param, layer=layer)
 
         group = self.norm_groups.get(node)
         if group is not None:
-            return self._norm_member(node, group, ins, live, has_param, layer)
+            return self._norm_member(node, group, live, has_param, layer)
         if name in _GEMMS:
             return self._gemm(node, name, live, has_param, layer)
         if name in _SDPA:
@@ -457,7 +463,7 @@ class _Mapper:
         if name in _ELTWISE or name in _REDUCTIONS:
             return self._eltwise(node, name, live, has_param, layer)
         self.unmapped[str(node.target)] += 1
-        return _Val(self._src(node, ins), live=live, has_param=has_param, layer=layer)
+        return _Val(self._src(node), live=live, has_param=has_param, layer=layer)
 
     # -- helpers ------------------------------------------------------------------------------
     def _layer(self, node, ins) -> int | None:
@@ -469,7 +475,7 @@ class _Mapper:
         lays = [v.layer for v in ins if v.layer is not None]
         return max(lays) if lays else None
 
-    def _src(self, node, ins=None, owned: Iterable = ()) -> frozenset:
+    def _src(self, node, owned: Iterable = ()) -> frozenset:
         """Ops feeding `node`: the sources of its inputs, plus a parameter-read op for every
         parameter it consumes other than through `owned` (the weight slots of a GEMM, conv...)."""
         owned = set(owned)
@@ -516,6 +522,8 @@ class _Mapper:
         if path and owner != path:
             return self._unique(path)
         base = _strip_slice(wid)
+        if "." not in base:  # a root module's own parameter
+            return self._unique(suffix)
         return self._unique(base[: -len(".weight")] if base.endswith(".weight") else base)
 
     def _name(self, node, suffix: str) -> str:
@@ -594,7 +602,7 @@ class _Mapper:
             if wbatch > 1 and wbatch * k_dim * n_dim > p_numel:  # a broadcast weight: fold into M
                 m, wbatch = m * wbatch, 1
             kind = OpKind.ROUTER if self._feeds_topk(node) else OpKind.GEMM
-            op = Op(self._weight_op_name(node, wid), kind, {"M": m, "N": n_dim, "K": k_dim}, batch=wbatch,
+            op = Op(self._weight_op_name(node, wid, name), kind, {"M": m, "N": n_dim, "K": k_dim}, batch=wbatch,
                     w_format=self._wfmt(wid), a_format=afmt, weights=True, bias=bias, weight_id=wid,
                     tags=self._tags(path, name, layer))
             return self._add(op, src, live, has_param, layer)
@@ -697,7 +705,8 @@ class _Mapper:
         wid = pw[0] if pw else None
         owned = [a for a in (w, b) if isinstance(a, _fx_node_type()) and self._param_of(a) is not None]
         path = _module_path(node)
-        op = Op(self._weight_op_name(node, wid, "conv"), OpKind.CONV2D, dims, batch=n_img, w_format=self._wfmt(wid, node), a_format=self._afmt(node),
+        op = Op(self._weight_op_name(node, wid, "conv"), OpKind.CONV2D, dims, batch=n_img,
+                w_format=self._wfmt(wid, node), a_format=self._afmt(node),
                 weights=pw is not None, bias=pb is not None, weight_id=wid, tags=self._tags(path, name, layer))
         return self._add(op, self._src(node, owned=owned), live, has_param, layer)
 
@@ -743,20 +752,22 @@ class _Mapper:
         pw = self._param_of(w)
         wid = pw[0] if pw else None
         path = _module_path(node)
-        op = Op(self._weight_op_name(node, wid, "embedding"), OpKind.EMBED, {"tokens": _numel(idx), "vocab": sw[0], "hidden": sw[-1]},
+        dims = {"tokens": _numel(idx), "vocab": sw[0], "hidden": sw[-1]}
+        op = Op(self._weight_op_name(node, wid, "embedding"), OpKind.EMBED, dims,
                 w_format=self._wfmt(wid, node), a_format=self._afmt(node), weight_id=wid,
                 tags=self._tags(path, "embedding", layer))
         return self._add(op, self._src(node, owned=[w] if pw else []), live, has_param, layer)
 
-    def _norm_member(self, node, group, ins, live, has_param, layer) -> _Val:
+    def _norm_member(self, node, group, live, has_param, layer) -> _Val:
         if node is not group[-1]:
             # an inner step of the norm: pass the group's external dependencies through
-            return _Val(self._src(node, ins, owned=self._inputs(node)), live=live, has_param=has_param, layer=layer)
+            return _Val(self._src(node, owned=self._inputs(node)), live=live, has_param=has_param, layer=layer)
         return self._norm(node, group, live, has_param, layer)
 
     def _norm(self, node, group, live, has_param, layer) -> _Val:
         members = set(group)
         params: dict[str, tuple[int, bool]] = {}
+        seen_as: dict[str, tuple] = {}  # weight id -> (input node, value), for parameter reads
         src: set[str] = set()
         for member in group:
             for inp in self._inputs(member):
@@ -765,9 +776,9 @@ class _Mapper:
                 v = self.vals.get(inp, _CONST)
                 if v.param is not None:
                     params.setdefault(v.param[0], (_prod(v.param[2] or ()), v.param[1]))
+                    seen_as.setdefault(v.param[0], (inp, v))
                 else:
                     src |= v.src
-        src.discard("")
         so = _shape(node)
         numel = _prod(so)
         vec = [n for wid, (n, is_p) in params.items() if is_p] or [n for n, _ in params.values()]
@@ -779,12 +790,13 @@ class _Mapper:
             # odd parameter shapes: count them as parameter reads, the norm as affine-free
             for w_, (_, is_p) in params.items():
                 if is_p:
-                    src.add(self._param_read_by_id(w_, node))
+                    src.add(self._param_read(*seen_as[w_]))
             cols, trainable, wid = (so[-1] if so else 1), 0, None
         rows = numel // max(cols, 1)
         for w_ in params:
             self.used_params.add(_strip_slice(w_))
-        op = Op(self._name(node, "norm") if not wid else self._unique(wid.rsplit(".", 1)[0]), OpKind.NORM,
+        op_name = self._unique(wid.rsplit(".", 1)[0]) if wid and "." in wid else self._name(node, "norm")
+        op = Op(op_name, OpKind.NORM,
                 {"rows": rows, "cols": cols, "affine": trainable // max(cols, 1)},
                 w_format=self._wfmt(wid, node), a_format=self._afmt(node), weights=trainable > 0, weight_id=wid,
                 tags=self._tags(path, aten_name(node.target) if len(group) == 1 else "norm_module", layer))
@@ -793,13 +805,6 @@ class _Mapper:
             if member in self.vals:
                 self.vals[member] = val
         return val
-
-    def _param_read_by_id(self, wid: str, node) -> str:
-        for inp in self._inputs(node):
-            v = self.vals.get(inp, _CONST)
-            if v.param is not None and v.param[0] == wid:
-                return self._param_read(inp, v)
-        return ""
 
     def _softmax(self, node, live, has_param, layer) -> _Val:
         so = _shape(node)
@@ -837,7 +842,8 @@ class _Mapper:
         """Map the body of a higher-order op (``torch.no_grad`` or autocast regions) in place."""
         import torch
 
-        sub_idx = next((i for i, a in enumerate(node.args) if isinstance(a, _fx_node_type()) and a.op == "get_attr"), None)
+        sub_idx = next((i for i, a in enumerate(node.args)
+                        if isinstance(a, _fx_node_type()) and a.op == "get_attr"), None)
         if sub_idx is None:
             self.unmapped[name] += 1
             return _Val(self._src(node))
@@ -987,7 +993,7 @@ def _innermost(node) -> tuple[str | None, str | None]:
     stack = node.meta.get("nn_module_stack") or {}
     if not stack:
         return None, None
-    key, (path, cls) = list(stack.items())[-1]
+    key, (_, cls) = list(stack.items())[-1]
     cls_name = cls if isinstance(cls, str) else getattr(cls, "__qualname__", str(cls))
     return key, cls_name.rsplit(".", 1)[-1]
 

@@ -137,7 +137,7 @@ def test_gemm_flops_equal_the_closed_form(request, fixture, closed_form):
 def test_gemm_flops_and_params_agree_with_from_config(request, fixture):
     from workloads.config import from_config
 
-    cfg, model, graph = request.getfixturevalue(fixture)
+    cfg, _, graph = request.getfixturevalue(fixture)
     seq = None if fixture == "vit" else S
     analytical = from_config(cfg.to_dict(), phase="prefill", batch=B, seq_len=seq)
     assert gemm_flops(graph) == pytest.approx(gemm_flops(analytical), rel=0.01)
@@ -326,7 +326,8 @@ def test_irregular_convs_keep_exact_macs_and_params(conv, shape):
     c_per_group, kernel = conv.in_channels // conv.groups, conv.weight[0, 0].numel()
     assert op.macs == out.numel() * c_per_group * kernel
     assert op.params == sum(p.numel() for p in conv.parameters())
-    assert op.batch == shape[0] and op.conv_out_hw == ((out.shape[-2], out.shape[-1]) if out.dim() == 4 else (1, out.shape[-1]))
+    out_hw = (out.shape[-2], out.shape[-1]) if out.dim() == 4 else (1, out.shape[-1])
+    assert op.batch == shape[0] and op.conv_out_hw == out_hw
 
 
 def test_make_fx_fallback_maps_a_decoder_without_module_names():
