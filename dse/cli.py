@@ -203,6 +203,7 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
 
 def _register_sim() -> None:
     from dse import sim_cmd  # noqa: F401  (registers `dse sim`)
+    from dse import run_cmd  # noqa: F401  (registers `dse run` and `dse report`)
 
 
 def main() -> None:
