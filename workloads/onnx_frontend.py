@@ -20,8 +20,11 @@ requires) are mapped as `workloads.torch_frontend` maps ATen ops:
   dependencies pass through it.  Work on constants alone is folded.  Other op types are skipped
   and counted in ``graph.meta["unmapped"]``.
 
-Symbolic dimensions (``batch``, ``sequence``) must be bound with ``dims={"batch": 1, ...}``; a tensor
-whose shape is still unknown after inference raises a ValueError naming the file and the tensor.
+Symbolic dimensions (``batch``, ``sequence``) must be bound with ``dims={"batch": 1, ...}``.  Where
+inference leaves a dimension unknown because it is computed (``Shape``/``Gather``/``Concat``/``Where``
+feeding an ``Expand`` or ``Reshape``, as torch's exporter writes), that small integer arithmetic is
+evaluated with numpy and inference re-run.  A tensor whose shape is still unknown raises a
+ValueError naming the file and the tensor.
 Leaves out: subgraphs (``If``/``Loop``/``Scan``), quantised ``QLinear*`` ops (counted unmapped).
 """
 
@@ -101,10 +104,13 @@ def from_onnx(
     except Exception as exc:  # noqa: BLE001 - protobuf raises several types
         raise ValueError(f"ONNX model {path!r} could not be read: {exc}") from exc
     _bind_dims(model, dims or {}, path)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"ONNX model {path!r}: shape inference failed: {exc}") from exc
+    for _ in range(4):  # infer; fold shape arithmetic that inference left symbolic; infer again
+        try:
+            model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"ONNX model {path!r}: shape inference failed: {exc}") from exc
+        if not _has_unknown_dims(model) or not _fold_shape_tensors(model):
+            break
     graph = Graph(name or model.graph.name or os.path.splitext(os.path.basename(path))[0])
     mapper = _OnnxMapper(graph, model, path, w_format, a_format)
     mapper.run()
@@ -124,6 +130,118 @@ def _bind_dims(model, dims: Mapping[str, int], path: str) -> None:
                 if not isinstance(value, int) or value <= 0:
                     raise ValueError(f"ONNX model {path!r}: dims[{d.dim_param!r}]={value!r}; expected a positive int")
                 d.dim_value = value
+
+
+def _has_unknown_dims(model) -> bool:
+    return any(not d.HasField("dim_value") for vi in model.graph.value_info for d in vi.type.tensor_type.shape.dim)
+
+
+_FOLD_LIMIT = 4096  # largest integer tensor evaluated while folding shape arithmetic
+
+
+def _fold_shape_tensors(model) -> int:
+    """Evaluate small integer tensors computed from constants and static shapes (``Shape`` ->
+    ``Gather`` -> ``Concat`` -> ``Expand``... chains that exporters emit) with numpy and add them as
+    initializers, so that shape inference can resolve the ops they feed.  Returns how many were added."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    known: dict[str, Any] = {}
+    for t in g.initializer:
+        if t.data_type in (6, 7, 9) and math.prod(t.dims) <= _FOLD_LIMIT and not t.external_data:
+            known[t.name] = numpy_helper.to_array(t)
+    static: dict[str, list[int]] = {}
+    for vi in list(g.input) + list(g.value_info):
+        dims = vi.type.tensor_type.shape.dim
+        if vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims):
+            static[vi.name] = [d.dim_value for d in dims]
+    for t in g.initializer:
+        static[t.name] = list(t.dims)
+    added = 0
+    existing = {t.name for t in g.initializer}
+    for node in g.node:
+        try:
+            out = _eval_shape_op(node, known, static, np, helper, numpy_helper)
+        except Exception:  # noqa: BLE001 - anything unusual is simply not folded
+            out = None
+        if out is None or out.size > _FOLD_LIMIT:
+            continue
+        known[node.output[0]] = out
+        if out.dtype.kind in "iub" and node.output[0] not in existing:
+            g.initializer.append(numpy_helper.from_array(out, node.output[0]))
+            existing.add(node.output[0])
+            added += 1
+    return added
+
+
+def _eval_shape_op(node, known, static, np, helper, numpy_helper):
+    t, ins = node.op_type, list(node.input)
+    if t == "Constant":
+        a = node.attribute[0]
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name in ("value_int", "value_ints"):
+            return np.array(helper.get_attribute_value(a), dtype=np.int64)
+        return None
+    if t == "Shape":
+        if ins[0] not in static:
+            return None
+        shape = static[ins[0]]
+        return np.array(shape[_attr(node, "start", 0):_attr(node, "end", len(shape))], dtype=np.int64)
+    if t == "Size":
+        return np.array(math.prod(static[ins[0]]), dtype=np.int64) if ins[0] in static else None
+    if not ins or any(i and i not in known for i in ins):
+        return None
+    x = [known[i] if i else None for i in ins]
+    if t in ("Identity", "Cast"):
+        to = _attr(node, "to", None)
+        return x[0] if to is None else x[0].astype(helper.tensor_dtype_to_np_dtype(to))
+    if t in ("Unsqueeze", "Squeeze"):
+        axes = x[1].tolist() if len(x) > 1 and x[1] is not None else _attr(node, "axes", None)
+        if t == "Squeeze":
+            return np.squeeze(x[0], axis=tuple(axes) if axes is not None else None)
+        out = x[0]
+        for ax in sorted(a % (out.ndim + len(axes)) for a in axes):
+            out = np.expand_dims(out, ax)
+        return out
+    if t == "Concat":
+        return np.concatenate([np.atleast_1d(v) for v in x], axis=_attr(node, "axis", 0))
+    if t == "Gather":
+        return np.take(x[0], x[1], axis=_attr(node, "axis", 0))
+    if t == "ConstantOfShape":
+        value = node.attribute[0].t if node.attribute else None
+        fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
+        return np.full(tuple(int(d) for d in x[0]), fill.reshape(-1)[0], dtype=fill.dtype)
+    if t == "Slice":
+        starts, ends = x[1], x[2]
+        axes = x[3] if len(x) > 3 and x[3] is not None else np.arange(len(starts))
+        steps = x[4] if len(x) > 4 and x[4] is not None else np.ones(len(starts), dtype=np.int64)
+        index = [slice(None)] * x[0].ndim
+        for st, en, ax, sp in zip(starts, ends, axes, steps, strict=False):
+            index[int(ax)] = slice(int(st), int(en), int(sp))
+        return x[0][tuple(index)]
+    if t == "Range":
+        return np.arange(x[0], x[1], x[2])
+    if t == "Reshape":
+        shape = [int(d) for d in x[1]]
+        shape = [x[0].shape[i] if d == 0 else d for i, d in enumerate(shape)]
+        return x[0].reshape(shape)
+    if t == "Expand":
+        return np.broadcast_to(x[0], np.broadcast_shapes(x[0].shape, tuple(int(d) for d in x[1])))
+    if t == "Where":
+        return np.where(x[0], x[1], x[2])
+    binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Equal": np.equal, "Less": np.less,
+              "Greater": np.greater, "Max": np.maximum, "Min": np.minimum, "Mod": np.mod}
+    if t in binary:
+        return binary[t](x[0], x[1])
+    if t == "Div":
+        return (x[0] // x[1]) if x[0].dtype.kind in "iu" else x[0] / x[1]
+    if t in ("Neg", "Abs", "Not"):
+        return {"Neg": np.negative, "Abs": np.abs, "Not": np.logical_not}[t](x[0])
+    if t in ("ReduceProd", "ReduceSum"):
+        return np.asarray((np.prod if t == "ReduceProd" else np.sum)(x[0]))
+    return None
 
 
 class _V:
@@ -158,6 +276,8 @@ class _OnnxMapper:
             for i in node.input:
                 self.users.setdefault(i, []).append(node)
         self.input_shapes = {}
+        self.input_dims = {d.dim_param for vi in model.graph.input for d in vi.type.tensor_type.shape.dim
+                           if d.HasField("dim_param")}
 
     # -- shapes ---------------------------------------------------------------------------------
     def shape(self, tensor: str, node=None, required: bool = True) -> tuple[int, ...] | None:
@@ -178,9 +298,12 @@ class _OnnxMapper:
         if not required:
             return None
         where = f" (input of {node.op_type} node {node.name or '<unnamed>'!r})" if node is not None else ""
-        if isinstance(dims, tuple):
+        if isinstance(dims, tuple) and dims[1] in self.input_dims:
             raise ValueError(f"ONNX model {self.path!r}: tensor {tensor!r}{where} has symbolic dimension "
                              f"{dims[1]!r}; bind it with dims={{{dims[1]!r}: <int>}}")
+        if isinstance(dims, tuple):
+            raise ValueError(f"ONNX model {self.path!r}: a dimension of tensor {tensor!r}{where} could not be "
+                             f"inferred (left as {dims[1]!r})")
         raise ValueError(f"ONNX model {self.path!r}: the shape of tensor {tensor!r}{where} could not be inferred")
 
     def fmt(self, tensor: str | None, override: str | None) -> str:

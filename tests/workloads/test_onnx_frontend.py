@@ -135,6 +135,32 @@ def test_attention_embedding_and_layernorm(tmp_path):
     assert graph.params == 50 * d + s * d + 2 * d + 3 * d * d  # the scalar scale is a constant
 
 
+def test_shape_arithmetic_left_symbolic_by_inference_is_folded(tmp_path):
+    # torch's exporter writes expand(-1, ...) as Shape/ConstantOfShape/Mul/Equal/Where feeding Expand;
+    # ONNX shape inference leaves the Expand's first dim symbolic ('unk__0')
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, dtype=np.int64)))
+
+    nodes = [
+        helper.make_node("Shape", ["ids"], ["shape"]),
+        const("two", [2]),
+        helper.make_node("ConstantOfShape", ["two"], ["ones"], value=numpy_helper.from_array(np.array([1]))),
+        const("minus_one", -1),
+        helper.make_node("Mul", ["ones", "minus_one"], ["minus_ones"]),
+        helper.make_node("Equal", ["shape", "minus_ones"], ["is_free"]),
+        helper.make_node("Where", ["is_free", "ones", "shape"], ["target"]),
+        helper.make_node("Expand", ["positions", "target"], ["pos"]),
+        helper.make_node("Gather", ["table", "pos"], ["e"], name="pos_embed"),
+    ]
+    inits = [numpy_helper.from_array(np.arange(16).reshape(1, 16), "positions"), init("table", 64, 8)]
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 16])
+    path = save(tmp_path, nodes, [ids], [f32("e", None)], inits, "fold")
+    inferred = onnx.shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
+    assert any(d.dim_param for vi in inferred.graph.value_info for d in vi.type.tensor_type.shape.dim)
+    (op,) = from_onnx(path).ops()
+    assert (op.kind, op.dims["tokens"], op.params) == (OpKind.EMBED, 2 * 16, 64 * 8)
+
+
 def test_symbolic_dims_must_be_bound(tmp_path):
     path = mlp(tmp_path, batch="batch")
     with pytest.raises(ValueError, match=r"mlp\.onnx.*'x'.*'batch'.*dims="):
