@@ -68,17 +68,19 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from workloads.config import ACT_FLOPS, SOFTPLUS_FLOPS
 from workloads.graph import Graph
 from workloads.op import FORMAT_BITS, Op, OpKind
 
 # ---- ATen op tables ------------------------------------------------------------------------------
-#: FLOPs per output element of element-wise ops: one per arithmetic operation or transcendental in
-#: the op's usual formula (sigmoid = neg, exp, add, reciprocal; silu = sigmoid + mul; erf-GELU =
-#: scale, erf, add, mul, mul).  Ops not listed count 1.
+#: FLOPs per output element of element-wise ops.  Activations use `workloads.config.ACT_FLOPS`
+#: (transcendentals count 4, like softmax's exp), so traced and analytical graphs agree; other ops
+#: count one per arithmetic step of their formula.  Ops not listed count 1.
 ELTWISE_FLOPS: dict[str, int] = {
-    "sigmoid": 4, "silu": 5, "gelu": 5, "softplus": 3, "mish": 7, "elu": 3, "selu": 4, "celu": 3,
-    "hardswish": 4, "hardsigmoid": 3, "leaky_relu": 2, "log_sigmoid": 4, "addcmul": 2, "addcdiv": 2,
-    "lerp": 3, "var": 3, "std": 4, "logsumexp": 3,
+    **dict.fromkeys(("exp", "exp2", "expm1", "log", "log2", "log1p", "erf", "erfc", "sin", "cos", "atan"), 4),
+    "softplus": SOFTPLUS_FLOPS, "mish": 9, "elu": 5, "selu": 6, "celu": 5, "hardswish": 4, "hardsigmoid": 3,
+    "leaky_relu": 2, "log_sigmoid": 8, "addcmul": 2, "addcdiv": 2, "lerp": 3, "var": 3, "std": 4, "logsumexp": 6,
+    **{act: ACT_FLOPS[act] for act in ("relu", "gelu", "silu", "sigmoid", "tanh")},
 }
 _ELTWISE = frozenset({
     "add", "sub", "rsub", "mul", "div", "true_divide", "floor_divide", "neg", "abs", "relu", "relu6",
