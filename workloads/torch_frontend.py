@@ -54,8 +54,13 @@ Attention implementation: transformers' ``"sdpa"`` (the default built from a con
 module has a ``config.use_cache`` and the caller did not pass it).  Dropout and batch norm are traced
 in inference mode (``eval()`` during tracing; every submodule's mode is restored afterwards).
 
-Leaves out: data-dependent control flow (export refuses it; write a shape-static stand-in), sparsity,
-ops of higher-order control flow (``cond``/``while_loop``), and 3-D convolutions (counted unmapped).
+The make_fx fallback (``tracer="fx"``, or when export fails) sees no module stack: ops are named after
+their parameters or ATen ops, layers come from parameter names, and norms stay decomposed into
+element-wise ops (their weights become parameter reads), so GEMM FLOPs and parameters are unchanged.
+
+Leaves out: data-dependent control flow (both tracers refuse it; write a shape-static stand-in),
+decode with a KV cache (trace prefill; `workloads.config.from_config` models decode), sparsity,
+higher-order control flow (``cond``/``while_loop``), and 3-D convolutions (counted unmapped).
 """
 
 from __future__ import annotations
@@ -256,7 +261,8 @@ def from_torch(
 def _check_routing(routing: Any) -> None:
     if isinstance(routing, str):
         if routing != "uniform":
-            raise ValueError(f"expert_routing must be 'uniform', a histogram or {{layer: histogram}}, got {routing!r}")
+            raise ValueError(f"expert_routing must be 'uniform', a histogram or {{layer: histogram}}, "
+                             f"got {routing!r}")
         return
     hists = routing.values() if isinstance(routing, Mapping) else [routing]
     for h in hists:
