@@ -27,6 +27,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,7 +338,14 @@ def _loop(space: Space, store: Store, known: dict[str, Record], summary: RunSumm
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in sorted(done, key=lambda f: futures[f][2]):
                             i, key, s, params = futures[fut]
-                            finish(i, key, s, params, *fut.result())
+                            try:
+                                result = fut.result()
+                            except BrokenProcessPool:
+                                raise RuntimeError(
+                                    f"a worker process died (killed, or crashed in native code) while evaluating "
+                                    f"one of {len(pending) + len(done)} points in flight; every finished point is "
+                                    f"stored: resume with --resume {store.path.parent}") from None
+                            finish(i, key, s, params, *result)
                 for i, g in enumerate(genomes):  # duplicates within the batch
                     if outcomes[i] is None:
                         outcomes[i] = memo[point_key(space.decode(g))]

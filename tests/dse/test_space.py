@@ -150,3 +150,9 @@ def test_fingerprint_ignores_budget_only(toy_space):
     a = toy_space(strategy={"name": "random", "budget": 10})
     assert a.fingerprint() == toy_space(strategy={"name": "random", "budget": 20}).fingerprint()
     assert a.fingerprint() != toy_space(strategy={"name": "random", "budget": 10, "seed": 1}).fingerprint()
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_space_is_valid(path):
+    space = Space.from_yaml(path)
+    assert space.budget > 0 and space.evaluator == "sim"
