@@ -95,7 +95,8 @@ def hypervolume_by_batch(F: np.ndarray, feasible: np.ndarray, batch: np.ndarray)
     """(batch, points so far, normalised hypervolume of the feasible points so far) for each batch.
 
     `F` holds minimisation objectives of every stored point in proposal order; rows that are
-    infeasible or failed are ignored.  Ideal and nadir are those of all feasible points of the run."""
+    infeasible or failed are ignored.  Ideal and nadir are those of the Pareto front of the run's
+    feasible points (where that front has no spread in an objective, the nadir of all feasible points)."""
     F = np.asarray(F, dtype=float)
     ok = np.asarray(feasible, dtype=bool) & ~np.isnan(F).any(axis=1)
     out: list[tuple[int, int, float]] = []
@@ -103,6 +104,8 @@ def hypervolume_by_batch(F: np.ndarray, feasible: np.ndarray, batch: np.ndarray)
         return [(int(b), int((batch <= b).sum()), 0.0) for b in np.unique(batch)]
     front = F[ok][pareto_mask(F[ok])]
     ideal, nadir = front.min(axis=0), front.max(axis=0)
+    flat = nadir <= ideal  # a front with no spread in an objective: scale that one by all feasible points
+    nadir = np.where(flat, F[ok].max(axis=0), nadir)
     N = normalise(F, ideal, nadir)
     ref = np.full(F.shape[1], REF)
     for b in np.unique(batch):

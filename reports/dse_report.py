@@ -162,7 +162,7 @@ def hypervolume_figure(space: Space, df: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=hv["points"], y=hv["hypervolume"], mode="lines+markers", name="hypervolume",
                     text=[f"batch {b}" for b in hv["batch"]],
                     hovertemplate="%{text}<br>%{x} points<br>HV %{y:.4f}<extra></extra>")
-    fig.update_layout(title=f"Hypervolume per batch (objectives normalised to the run's ideal..nadir, "
+    fig.update_layout(title=f"Hypervolume per batch (objectives normalised to the final front's ideal..nadir, "
                             f"reference {REF} each)", xaxis_title="points evaluated",
                       yaxis_title="hypervolume", template="plotly_white")
     return fig
@@ -193,6 +193,14 @@ def parallel_figure(space: Space, df: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _geometric(values: list[Any]) -> bool:
+    """Positive numbers with a constant ratio > 1 (a 'log' range): shown on a log axis."""
+    if len(values) < 3 or not _numeric(values) or min(values) <= 0:
+        return False
+    ratios = [b / a for a, b in zip(values, values[1:])]
+    return ratios[0] > 1 and all(abs(q / ratios[0] - 1) < 0.05 for q in ratios)
+
+
 def sensitivity_figure(space: Space, df: pd.DataFrame) -> go.Figure:
     axes, objs = list(space.axes), space.objectives
     fig = make_subplots(rows=len(objs), cols=len(axes), shared_yaxes=False,
@@ -214,8 +222,7 @@ def sensitivity_figure(space: Space, df: pd.DataFrame) -> go.Figure:
                             line={"color": "#d62728"}, row=r, col=c)
             fig.add_scatter(x=xs, y=median, mode="lines+markers", name="median", legendgroup="median",
                             showlegend=first, line={"color": "#1f77b4", "dash": "dot"}, row=r, col=c)
-            nums = [x for x in values if _numeric([x]) and x > 0]
-            if _numeric(values) and nums and len(nums) == len(values) and max(nums) / min(nums) >= 16:
+            if _geometric(values):
                 fig.update_xaxes(type="log", row=r, col=c)
     fig.update_layout(title="Sensitivity: best and median objective over feasible points, per axis value",
                       template="plotly_white", height=max(320, 260 * len(objs)))
