@@ -1,7 +1,6 @@
 """`from_config`: phases and shapes, GQA, MoE routing, precisions, tags and edges, validation at the door."""
 
 import math
-import time
 
 import networkx as nx
 import pytest
@@ -265,11 +264,11 @@ def test_residual_adds_depend_on_the_right_inputs():
     assert {p.name for p in bert.predecessors("L0.attn.residual")} == {"L0.attn.o_proj", "embed.norm"}
 
 
-def test_llama2_70b_builds_fast():
-    start = time.perf_counter()
+def test_llama2_70b_has_every_layer():
+    # build time is measured by benchmarks/bench_engine.py, not asserted here
     g = zoo.load("llama2-70b")
-    elapsed = time.perf_counter() - start
-    assert len(g) > 80 * 10 and elapsed < 1.0
+    layers = {op.tags.get("layer") for op in g.ops() if op.kind.value == "gemm"}
+    assert set(range(80)) <= layers
 
 
 # ---- validation at the door ----------------------------------------------------------------------------
