@@ -25,13 +25,21 @@ Axis values are a list, or a range string whose ends accept sizes (``arch.parse_
 Objectives name one of `METRICS` (``latency``, ``throughput``, ``energy``, ``edp``, ``area``, ``power``,
 ``perf_per_w``, ``perf_per_mm2``), each with a default sense that ``sense:`` may override.  Constraints
 are ``"<metric> <op> <number>"`` with ``op`` one of ``<= < >= >``; the metric is an objective name or
-any key the evaluator returns (``area_mm2``, ``utilization``).
+any key the evaluator returns (``area_mm2``, ``utilization``).  At most three objectives (Pareto fronts
+and hypervolumes are reported in 1, 2 or 3 dimensions).
+
+``strategy``: ``grid`` (every point, last axis fastest; a budget, if given, must cover the grid),
+``random``, ``nsga2`` or ``tpe`` (a ``budget`` of distinct points is required), a ``seed``, the NSGA-II
+``population`` and the TPE ``batch``.  Workloads' metrics are combined with their weights (see
+`dse.runner.aggregate`).
 
 ``evaluator`` (default ``sim``) may name another ``module:function`` taking a point's parameters
 and returning metrics; tests use this to run the loop without the simulator.
 
-Invalid spaces raise one `SpaceError` naming the field before anything runs; every axis path and every
-axis value is applied alone to the base preset and validated, so a misspelt path fails up front.
+Invalid spaces raise one `SpaceError` naming the field before anything runs: every axis path and every
+axis value (ends and a sample of axes longer than 256) is applied alone to the base preset and validated,
+and with the default evaluator every workload is built once, so a misspelt path, value or workload fails
+up front.  Values that are only invalid in combination fail at their point, which is stored as an error.
 """
 
 from __future__ import annotations
@@ -68,7 +76,8 @@ class SpaceError(ValueError):
 
 
 # ---- axis values ---------------------------------------------------------------------------------
-_RANGE_RE = re.compile(r"^\s*(?P<lo>\S+?)\s*\.\.\s*(?P<hi>[^\s.][^\s]*?)(?:\s+(?P<mode>step|log)(?:\s+(?P<arg>\S+))?)?\s*$")
+_RANGE_RE = re.compile(r"^\s*(?P<lo>\S+?)\s*\.\.\s*(?P<hi>[^\s.][^\s]*?)"
+                       r"(?:\s+(?P<mode>step|log)(?:\s+(?P<arg>\S+))?)?\s*$")
 
 
 def _number(text: str) -> int | float:
@@ -414,7 +423,10 @@ class Space(_Model):
             except ArchError as e:
                 msg = str(e).split("\n")[0].removeprefix("spec: ")
                 raise SpaceError(f"{origin}: axes.{path}: {msg}") from None
-            for value in values:
+            # every value alone, unless the axis is long: then its ends and a few between
+            n = len(values)
+            picks = values if n <= 256 else [values[i] for i in sorted({0, n - 1, *range(0, n, n // 16)})]
+            for value in picks:
                 try:
                     validate(apply_overrides(base, {path: value}, origin="spec"), origin="spec")
                 except ArchError as e:

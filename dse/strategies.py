@@ -115,7 +115,8 @@ def constrained_fronts(F: np.ndarray, violation: np.ndarray) -> list[list[int]]:
     le = np.all(F[:, None, :] <= F[None, :, :], axis=2)
     lt = np.any(F[:, None, :] < F[None, :, :], axis=2)
     both = feas[:, None] & feas[None, :]
-    beats = (both & le & lt) | (feas[:, None] & ~feas[None, :]) | (~feas[:, None] & ~feas[None, :] & (v[:, None] < v[None, :]))
+    infeasible_pair = ~feas[:, None] & ~feas[None, :]
+    beats = (both & le & lt) | (feas[:, None] & ~feas[None, :]) | (infeasible_pair & (v[:, None] < v[None, :]))
     count = beats.sum(axis=0)
     fronts: list[list[int]] = []
     current = [i for i in range(n) if count[i] == 0]

@@ -281,7 +281,8 @@ def write_dse_report(run_dir: Path | str, out_dir: Path | str | None = None) -> 
     hv = hypervolume_table(space, df)
     facts = {
         "space": space.name, "base": space.base, "strategy": space.strategy.name, "seed": space.strategy.seed,
-        "points": len(df), "failed": n_err, "feasible": n_feas, "Pareto front": int(df["pareto"].sum()) if len(df) else 0,
+        "points": len(df), "failed": n_err, "feasible": n_feas,
+        "Pareto front": int(df["pareto"].sum()) if len(df) else 0,
         "final hypervolume": f"{hv['hypervolume'].iloc[-1]:.4f}" if len(hv) else "-",
         "objectives": ", ".join(f"{o.metric} ({o.sense})" for o in space.objectives),
         "constraints": ", ".join(str(c) for c in space.constraints) or "-",

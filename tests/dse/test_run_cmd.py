@@ -31,7 +31,7 @@ def test_help_lists_run_and_report():
 
 def test_run_resume_report(tmp_path):
     space = _space(tmp_path, strategy={"name": "random", "budget": 20})
-    r = dse("run", space, "--out", tmp_path / "run", "--no-progress")
+    r = dse("run", space, "--out", tmp_path / "run")  # with the progress bar
     assert r.exit_code == 0, r.output
     assert "points in store" in r.output and "best latency" in r.output
     r = dse("run", space, "--resume", tmp_path / "run", "--json")
