@@ -58,6 +58,12 @@ def _si(x: float, unit: str = "") -> str:
     return f"{x:.3g} {unit}".rstrip()
 
 
+def _short(text: str, width: int = 48) -> str:
+    """First clause of a source string, for list tables (`--json` prints it whole)."""
+    text = text.split(" (")[0].split("; ")[0]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
@@ -72,15 +78,18 @@ def workloads_list(as_json: Annotated[bool, typer.Option("--json", help="print J
     rows = []
     for name in zoo.names():
         cfg = zoo.config(name)
-        rows.append({"name": name, "family": cfg.get("model_type", ""), "source": cfg.get("source", "")})
+        g = zoo.load(name)
+        rows.append({"name": name, "family": cfg.get("model_type", ""), "params": g.params,
+                     "ops": len(g), "source": cfg.get("source", "")})
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="coex workload zoo")
-    for col in ("name", "family", "source"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="coex workload zoo (default phase and shapes; `dse workloads show NAME` for more)")
+    for col in ("name", "family", "params", "ops", "source"):
+        table.add_column(col, justify="right" if col in ("params", "ops") else "left",
+                         no_wrap=col != "source", overflow="ellipsis")
     for r in rows:
-        table.add_row(r["name"], r["family"], r["source"])
+        table.add_row(r["name"], r["family"], _si(r["params"]), str(r["ops"]), _short(r["source"]))
     out.print(table)
 
 
@@ -149,11 +158,11 @@ def arch_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="coex accelerator presets")
+    table = Table(title="coex accelerator presets (`dse arch show NAME` for the whole spec)")
     for col in ("name", "units", "node", "clock", "source"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold" if col == "units" else "ellipsis", no_wrap=col != "units")
     for r in rows:
-        table.add_row(r["name"], r["units"], f"{r['node_nm']} nm", _si(r["clock_hz"], "Hz"), r["source"])
+        table.add_row(r["name"], r["units"], f"{r['node_nm']} nm", _si(r["clock_hz"], "Hz"), _short(r["source"]))
     out.print(table)
 
 
