@@ -212,6 +212,7 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
 
 def _register_sim() -> None:
     from dse import sim_cmd  # noqa: F401  (registers `dse sim`)
+    from dse import rtl_cmd  # noqa: F401  (registers `dse rtl synth` and `dse rtl verify`)
     from dse import run_cmd  # noqa: F401  (registers `dse run` and `dse report`)
 
 

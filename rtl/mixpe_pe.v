@@ -1,0 +1,114 @@
+// mixpe_pe: MixPE's processing element (Zhang et al., arXiv 2411.16158): a low-bit weight times an
+// int8 activation by shift-and-add, integer accumulation within a quantisation group, and one
+// dequantisation per group instead of one per weight.
+//
+// Quantisation (asymmetric, per group): a weight is w = (q - zero) * scale, q and zero unsigned
+// W_BITS-bit codes, scale an unsigned SCALE_BITS-bit fixed-point number (its binary point is the
+// caller's business: the PE computes the integer  sum_k a_k (q_k - zero) scale).  Per group g:
+//     gacc = sum_k a_k * q_k          (shift-and-add: q's set bits select a << b)
+//     asum = sum_k a_k
+//     acc <= wrap(acc + (gacc - zero * asum) * scale, ACC_BITS)          -- once per group
+// which equals the dequantise-in-the-loop form sum_k a_k * ((q_k - zero) * scale) exactly (see
+// sim.kernels.mixpe_group / mixpe_dequant / mac_dequant; dequant_pe.v is that conventional PE).
+// gacc and asum are exact for groups of up to 2**GROUP_BITS elements; only acc wraps.
+//
+// The dequantisation is itself shift-and-add, one scale bit per cycle (SCALE_BITS cycles), and
+// overlaps the next group's accumulation: a group-closing element (last) is taken only when the
+// serial unit is idle or on its final step, so groups of at least SCALE_BITS elements never stall.
+// Handshake: an element (a, q, last, and with last: zero, scale) is taken on an edge where
+// valid & in_ready; in_ready = !(last & busy-beyond-this-cycle) is combinational.  busy is high
+// while a dequantisation is in flight; acc is final when busy is low.  clr zeroes acc on the edge
+// (a dequantisation step on the same edge adds into the cleared acc).
+// Signed operands are sign-extended to the wider side on purpose (Verilog's signed rules).
+/* verilator lint_off WIDTHEXPAND */
+module mixpe_pe #(
+    parameter A_BITS     = 8,
+    parameter W_BITS     = 4,
+    parameter GROUP_BITS = 7,
+    parameter SCALE_BITS = 16,
+    parameter ACC_BITS   = 40
+) (
+    input  wire                       clk,
+    input  wire                       rst,
+    input  wire                       clr,
+    input  wire                       valid,
+    input  wire                       last,
+    input  wire signed [A_BITS-1:0]   a,
+    input  wire [W_BITS-1:0]          q,
+    input  wire [W_BITS-1:0]          zero,
+    input  wire [SCALE_BITS-1:0]      scale,
+    output wire                       in_ready,
+    output wire                       busy,
+    output reg  signed [ACC_BITS-1:0] acc
+);
+    localparam P_BITS = A_BITS + W_BITS;               // a * q, q unsigned
+    localparam G_BITS = A_BITS + W_BITS + GROUP_BITS;  // gacc, and gacc - zero * asum
+    localparam S_BITS = A_BITS + GROUP_BITS;           // asum
+    localparam DS_BITS = (ACC_BITS < G_BITS + SCALE_BITS) ? ACC_BITS : G_BITS + SCALE_BITS;  // d << b, b < SCALE_BITS
+
+    // ---- shift-and-add product a * q ----------------------------------------------------------
+    wire signed [P_BITS-1:0] a_ext = a;
+    reg  signed [P_BITS-1:0] prod;
+    integer b;
+    always @(*) begin
+        prod = {P_BITS{1'b0}};
+        for (b = 0; b < W_BITS; b = b + 1)
+            if (q[b]) prod = prod + (a_ext <<< b);
+    end
+
+    // ---- group accumulation (no enables: an idle cycle adds 0, a closed group restarts from 0) --
+    reg                      open;                     // a group has elements in gacc/asum
+    reg  signed [G_BITS-1:0] gacc;
+    reg  signed [S_BITS-1:0] asum;
+    wire                     take     = valid & in_ready;
+    wire signed [G_BITS-1:0] prod_ext = take ? prod : $signed({P_BITS{1'b0}});
+    wire signed [S_BITS-1:0] a_sext   = take ? a : $signed({A_BITS{1'b0}});
+    wire signed [G_BITS-1:0] gacc_nx  = (open ? gacc : {G_BITS{1'b0}}) + prod_ext;
+    wire signed [S_BITS-1:0] asum_nx  = (open ? asum : {S_BITS{1'b0}}) + a_sext;
+
+    // ---- zero-point correction by shift-and-add: d = gacc - zero * asum --------------------------
+    wire signed [G_BITS-1:0] asum_g = asum_nx;
+    reg  signed [G_BITS-1:0] zsum;
+    always @(*) begin
+        zsum = {G_BITS{1'b0}};
+        for (b = 0; b < W_BITS; b = b + 1)
+            if (zero[b]) zsum = zsum + (asum_g <<< b);
+    end
+    wire signed [G_BITS-1:0]  d_grp = gacc_nx - zsum;
+    wire signed [DS_BITS-1:0] d_ext = d_grp;
+
+    // ---- serial scale multiply: acc += d * scale, one scale bit per cycle ------------------------
+    // s_sh holds the scale bits not yet applied under a marker bit: {1, scale} when loaded, 1 when
+    // done (0 after reset), so the marker's position counts the steps left.
+    reg [DS_BITS-1:0]    d_sh;                         // d << (bits applied so far)
+    reg [SCALE_BITS:0]   s_sh;
+    wire step = |s_sh[SCALE_BITS:1];
+    assign busy     = step;
+    assign in_ready = ~(last & |s_sh[SCALE_BITS:2]);   // free now or after this edge
+    wire signed [DS_BITS-1:0]  d_now  = d_sh;
+    wire signed [ACC_BITS-1:0] d_acc  = d_now;
+    wire [ACC_BITS-1:0] addend = (step & s_sh[0]) ? d_acc : {ACC_BITS{1'b0}};
+    wire [ACC_BITS-1:0] base   = clr ? {ACC_BITS{1'b0}} : acc;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            open <= 1'b0;
+            s_sh <= {(SCALE_BITS + 1){1'b0}};
+            acc  <= {ACC_BITS{1'b0}};
+        end else begin
+            acc  <= base + addend;
+            gacc <= gacc_nx;
+            asum <= asum_nx;
+            if (take)
+                open <= ~last;
+            if (take & last) begin
+                d_sh <= d_ext;
+                s_sh <= {1'b1, scale};
+            end else if (step) begin
+                d_sh <= d_sh << 1;
+                s_sh <= s_sh >> 1;
+            end
+        end
+    end
+endmodule
+/* verilator lint_on WIDTHEXPAND */
