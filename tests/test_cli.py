@@ -94,3 +94,16 @@ def test_readme_second_command_is_what_ci_runs():
     assert lines[fence + 2] == "bash scripts/test.sh"
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert re.search(r"^bash scripts/test\.sh$", ci, re.M)
+
+
+def test_readme_space_example_is_a_valid_space(tmp_path):
+    from dse.space import Space
+
+    text = README.read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "space.yaml"
+    path.write_text(block)
+    space = Space.from_yaml(path)
+    assert space.base == "tpu-v1"
+    assert space.axes["units.mxu.rows"] == [32, 64, 128, 256]
+    assert len(space.axes["memory.unified_buffer.capacity_bytes"]) > 1
