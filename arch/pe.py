@@ -1,13 +1,35 @@
-"""Processing-element types: what one PE multiplies and accumulates, and how fast.
+"""Processing-element types: what one PE multiplies and accumulates, how fast, and how it dequantises.
 
 Energy and area per PE come from `arch.tech` (by operation and node), not from this table: a PE type
-names its arithmetic (`w_format` x `a_format` -> `acc_bits`), its throughput, and any per-group work
-(dequantisation) that the cost model must charge.
+names its arithmetic (`w_format` x `a_format` -> `acc_bits`), its throughput, and the dequantisation
+work that the cost model must charge.  Three ways of handling group-quantised (int4/int2) weights:
+
+- ``dequant="none"``: the PE multiplies its operands as they come (int8, fp16, ternary, ...).
+- ``dequant="in_loop"``: the conventional mixed-precision GEMM on hardware without native support
+  (Zhang et al., "MixPE", arXiv 2411.16158, Sec. 1: GPUs and TPUs "lack native support for efficient
+  mpGEMM, leading to inefficient dequantization operations in the main sequential loop").  Every weight
+  use is first dequantised, ``w' = (w - z) * s``, which is one multiply and one add in the activation's
+  format, i.e. one more pass through the PE's own multiplier and adder (``dequant_passes = 1``) before
+  the MAC.  So such a PE finishes ``macs_per_cycle / (1 + dequant_passes)`` MACs per cycle on ops with
+  quantised weights, and full rate on ops without (attention on activations).  Its area is that of the
+  plain MAC PE plus scale and zero-point registers (no extra arithmetic).
+- ``dequant="per_group"``: MixPE (arXiv 2411.16158, Sec. 1): scale and zero point are shared by a
+  quantisation group, so the PE accumulates the integer products of one group and the partial sum is
+  dequantised once per group, by one dequantiser per array column (``dequant_format`` arithmetic:
+  multiply by the scale, add into the output).  The low-bit weight times the activation is formed by
+  shift-and-add (``multiplier="shift_add"``), not by a multiplier.
+
+`macs_per_cycle` is the native rate; `pipeline_depth` the PE's stages (adds ``depth - 1`` cycles per
+fold to the systolic wavefront).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+IN_LOOP_SOURCE = ("arXiv 2411.16158 Sec. 1 (dequantisation in the main loop on hardware without mpGEMM support): "
+                  "one extra multiply-add pass per weight use on the PE's own datapath")
+MIXPE_SOURCE = "arXiv 2411.16158 Sec. 1: shift-and-add multiplication, dequantisation once per group after its GEMM"
 
 
 class PEType(BaseModel):
@@ -19,9 +41,26 @@ class PEType(BaseModel):
     acc_bits: PositiveInt
     macs_per_cycle: PositiveFloat = 1.0
     pipeline_depth: PositiveInt = 1
-    dequant: str = Field("none", description="none | in_loop (per weight) | per_group (after the group's GEMM)")
+    dequant: str = Field("none", description="none | in_loop (per weight use) | per_group (after the group's GEMM)")
+    dequant_passes: NonNegativeFloat = Field(
+        0.0, description="in_loop: extra datapath passes per MAC spent dequantising the weight")
+    dequant_format: str | None = Field(
+        None, description="format of the dequantisation arithmetic (one mult + one add); None: no dequant")
     multiplier: str = Field("array", description="array | shift_add | adder (ternary)")
     description: str = ""
+    source: str = ""
+
+
+def _in_loop(name: str, w: str, a: str) -> PEType:
+    return PEType(name=name, w_format=w, a_format=a, acc_bits=32, dequant="in_loop", dequant_passes=1.0,
+                  dequant_format=a, source=IN_LOOP_SOURCE,
+                  description=f"{w} weight dequantised to {a} on the PE's own datapath before each {a} MAC")
+
+
+def _mixpe(name: str, w: str, a: str) -> PEType:
+    return PEType(name=name, w_format=w, a_format=a, acc_bits=32, dequant="per_group", dequant_format="fp32",
+                  multiplier="shift_add", source=MIXPE_SOURCE,
+                  description=f"MixPE: {w} x {a} by shift-and-add, one fp32 dequantisation per group and output")
 
 
 PE_TYPES: dict[str, PEType] = {
@@ -33,14 +72,12 @@ PE_TYPES: dict[str, PEType] = {
         PEType(name="fp16", w_format="fp16", a_format="fp16", acc_bits=32, description="fp16 MAC, fp32 accumulate"),
         PEType(name="bf16", w_format="bf16", a_format="bf16", acc_bits=32, description="bf16 MAC, fp32 accumulate"),
         PEType(name="fp32", w_format="fp32", a_format="fp32", acc_bits=32, description="fp32 MAC"),
-        PEType(name="w4a8-dequant", w_format="int4", a_format="int8", acc_bits=32, dequant="in_loop",
-               description="int4 weight dequantised to int8 in the inner loop, then int8 MAC"),
-        PEType(name="w4a16-dequant", w_format="int4", a_format="fp16", acc_bits=32, dequant="in_loop",
-               description="int4 weight dequantised to fp16 in the inner loop, then fp16 MAC"),
-        PEType(name="mixpe-w4a8", w_format="int4", a_format="int8", acc_bits=32, dequant="per_group",
-               multiplier="shift_add", description="MixPE: int4 x int8 by shift-and-add, dequantise once per group"),
-        PEType(name="mixpe-w4a16", w_format="int4", a_format="fp16", acc_bits=32, dequant="per_group",
-               multiplier="shift_add", description="MixPE: int4 x fp16 by shift-and-add, dequantise once per group"),
+        _in_loop("w4a8-dequant", "int4", "int8"),
+        _in_loop("w4a16-dequant", "int4", "fp16"),
+        _in_loop("w2a8-dequant", "int2", "int8"),
+        _mixpe("mixpe-w4a8", "int4", "int8"),
+        _mixpe("mixpe-w4a16", "int4", "fp16"),
+        _mixpe("mixpe-w2a8", "int2", "int8"),
         PEType(name="ternary", w_format="ternary", a_format="int8", acc_bits=32, multiplier="adder",
                description="ternary (-1/0/+1) weight: add, subtract or skip"),
     ]

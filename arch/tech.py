@@ -23,6 +23,11 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
 - A MAC is one multiply at operand width plus one add at accumulator width (int -> int32 adder,
   float -> fp32 adder unless `acc_bits`/`acc_fmt` say otherwise).  Ternary weights need no multiplier:
   a ternary MAC is one add (add/subtract/skip) at accumulator width.
+- PEs (`pe_type`, see `arch.pe`): multiplier + accumulator + operand/partial-sum registers.  In-loop
+  dequantising PEs add one dequantisation (a multiply and an add in the activation format) per MAC
+  on their own datapath, and scale/zero-point registers to their area.  MixPE's shift-and-add
+  multiplier is w-1 adders (`MIXPE_SHIFT_ADD`); its per-group dequantisation is priced separately
+  (``dequant/compute`` per group and output; one ``dequant`` block per array column for area).
 - SRAM: Horowitz 2014, 64-bit read 10 pJ @ 8 KB, 20 pJ @ 32 KB, 100 pJ @ 1 MB (45 nm), reported here
   per byte.  Interpolated log-log in capacity; extrapolated beyond either end with the slope of the
   nearest segment (0.5 below 8 KB, log(5)/log(32) ~ 0.464 above 1 MB).  Writes are charged as reads
@@ -337,6 +342,11 @@ def _shift_add(w_bits: int, a_fmt: str) -> tuple[float, float, str]:
             f"{MIXPE_SHIFT_ADD['source']}: {n} x {width}-bit add [{s}]")
 
 
+def _fmt_bits(fmt: str) -> int:
+    """Storage bits of a format (ternary: a 2-bit code)."""
+    return 2 if fmt == TERNARY else (INT_FORMATS.get(fmt) or FLOAT_FORMATS[fmt]["bits"])
+
+
 def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
     """The parts of one PE: multiplier, accumulator adder, dequantiser (in-loop only), registers."""
     from arch.pe import PE_TYPES
@@ -353,7 +363,13 @@ def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
     elif pe.multiplier == "shift_add":
         parts["mult"] = _shift_add(INT_FORMATS[w_fmt], a_fmt)
     elif pe.dequant == "in_loop":
-        parts["dequant"] = _dequant(a_fmt)  # weight is widened to the activation format, then multiplied
+        # the weight is dequantised to the activation format on the PE's own multiplier and adder (one
+        # extra pass, see arch.pe): dequant energy per MAC, area only for the scale and zero-point registers
+        e, _, s = _dequant(pe.dequant_format or a_fmt)
+        sz_bits = _fmt_bits(a_fmt) + _fmt_bits(w_fmt)
+        parts["dequant"] = (e, sz_bits * REGISTER_45NM["area_um2_per_bit"],
+                            f"{s} on the MAC's own datapath; area: {sz_bits} scale/zero-point register bits "
+                            f"[{REGISTER_45NM['source']}]")
         parts["mult"] = _mult(a_fmt)
     elif w_fmt == a_fmt:
         parts["mult"] = _mult(a_fmt)
@@ -362,8 +378,7 @@ def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
     else:
         raise ValueError(f"pe_type {pe_type!r}: no rule for a {w_fmt} x {a_fmt} {pe.multiplier} multiplier")
     parts["acc"] = _acc(a_kind, pe.acc_bits, None)
-    w_bits = 2 if w_fmt == TERNARY else (INT_FORMATS.get(w_fmt) or FLOAT_FORMATS[w_fmt]["bits"])
-    a_bits = INT_FORMATS.get(a_fmt) or FLOAT_FORMATS[a_fmt]["bits"]
+    w_bits, a_bits = _fmt_bits(w_fmt), _fmt_bits(a_fmt)
     reg_bits = w_bits + a_bits + pe.acc_bits
     parts["regs"] = (reg_bits * REGISTER_45NM["energy_pj_per_bit"], reg_bits * REGISTER_45NM["area_um2_per_bit"],
                      f"{REGISTER_45NM['source']}: {reg_bits} bits (weight {w_bits} + activation {a_bits} "
@@ -440,6 +455,8 @@ def energy_pj(component: str, action: str, *, node_nm: int = 45, **attrs: Any) -
             src = f"PE {attrs['pe_type']!r} per MAC = " + " + ".join(f"{k} [{p[2]}]" for k, p in parts.items())
             if parts.get("dequant") is None:
                 src += "; per-group dequantisation (if any) is charged separately via dequant/compute"
+            else:
+                src += "; includes one in-loop dequantisation per MAC"
         else:
             _check_attrs(where, attrs, ("fmt", "acc_bits", "acc_fmt"))
             fmt = attrs.get("fmt")
@@ -480,7 +497,8 @@ def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
     """Area of one `component` at `node_nm`.
 
     pe (pe_type=)                 one PE: multiplier (or shift-adders / none) + accumulator + registers
-                                  (+ dequantiser for in-loop dequant PEs)
+                                  (+ scale/zero-point registers for in-loop dequant PEs; MixPE's per-column
+                                  dequantisers are counted by the caller as `dequant` blocks)
     mac (fmt=, acc_bits=, acc_fmt=), mult (fmt=), add (fmt=/bits=), dequant (fmt=), reg (bits=)
     sram (capacity_bytes=)        bit cells / array efficiency (per-node bit cell table)
     vector_lane (fmt=)            one float mult + one float add + three operand registers

@@ -8,8 +8,11 @@ Energy of one op (`op_energy`, picojoules by component)
   pe_type=unit.pe)``: the multiplier its `PEType` names (array multiplier at the operand widths,
   shift-and-add, or none for ternary), an in-loop dequantiser if it has one, and the accumulator at
   ``acc_bits``.  For units with only a ``precision`` (vector, pim, rdu) it is a MAC of that format.
-- ``dequant``: ``counts["dequant"]`` (values dequantised once per group by ``per_group`` PEs, when a
-  cost model reports them) x ``energy_pj("dequant", "compute", fmt=pe.a_format)``.
+- ``dequant``: ``counts["dequant"]`` x ``energy_pj("dequant", "compute", fmt=pe.dequant_format)``: for
+  ``per_group`` (MixPE) PEs one per group and output, for ``in_loop`` PEs one per MAC on quantised
+  weights (`sim.systolic` reports the counts).  The tech table's whole-PE MAC figure of an in-loop PE
+  includes one dequantisation; that share is taken out of ``mac`` for every MAC and charged here
+  per count instead, so ops without quantised weights (attention) pay no dequantisation.
 - ``vector``: ``counts["vector_flop"]`` x ``energy_pj("vector", "flop", fmt=unit.precision)``.
 - ``sram``: ``counts["sram_read_bytes"]`` and ``["sram_write_bytes"]`` x the per-byte read/write
   energy of an SRAM the size of the first on-chip tier (``energy_pj_per_bit * 8`` when the tier sets
@@ -22,7 +25,8 @@ raises `ValueError`: no silent zero.
 
 Area (`area_breakdown`, mm^2)
 -----------------------------
-``pe``: systolic ``rows * cols * count * area_mm2("pe", pe_type)``; ``vector``: ``lanes * count *
+``pe``: systolic ``rows * cols * count * area_mm2("pe", pe_type)``, plus for ``per_group`` PEs one
+``area_mm2("dequant", fmt=pe.dequant_format)`` per array column (``cols * count``); ``vector``: ``lanes * count *
 area_mm2("vector_lane", fmt=precision)``; ``sram``: every on-chip tier plus each systolic unit's
 ifmap/filter/ofmap buffers (x count), ``area_mm2("sram", capacity_bytes)`` each; ``overhead``: the
 spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story yet (pim,
@@ -58,6 +62,11 @@ def _mac_pj(pe: str | None, precision: str | None, node_nm: int) -> float:
     if pe is not None:
         return _value(tech.energy_pj("mac", "compute", node_nm=node_nm, pe_type=pe))
     return _value(tech.energy_pj("mac", "compute", node_nm=node_nm, fmt=precision))
+
+
+@functools.lru_cache(maxsize=256)
+def _dequant_pj(fmt: str, node_nm: int) -> float:
+    return _value(tech.energy_pj("dequant", "compute", node_nm=node_nm, fmt=fmt))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -110,9 +119,12 @@ def op_energy(op_cost: OpCost, unit: Any, accelerator: Any) -> dict[str, float]:
             raise ValueError(f"unit {unit.name!r} ({unit.type}) reports MACs but has no PE type or precision to "
                              "price them by")
         e["mac"] = macs * _mac_pj(pe, precision, node)
+        pe_type = PE_TYPES[pe] if pe is not None else None
+        if pe_type is not None and pe_type.dequant == "in_loop":  # the PE figure holds one dequant per MAC
+            e["mac"] -= macs * _dequant_pj(pe_type.dequant_format or pe_type.a_format, node)
     if c.get("dequant"):
-        fmt = PE_TYPES[unit.pe].a_format
-        e["dequant"] = c["dequant"] * _value(tech.energy_pj("dequant", "compute", node_nm=node, fmt=fmt))
+        pe_type = PE_TYPES[unit.pe]
+        e["dequant"] = c["dequant"] * _dequant_pj(pe_type.dequant_format or pe_type.a_format, node)
     if c.get("vector_flop"):
         e["vector"] = c["vector_flop"] * _value(tech.energy_pj("vector", "flop", node_nm=node, fmt=unit.precision))
     rd, wr = c.get("sram_read_bytes", 0.0), c.get("sram_write_bytes", 0.0)
@@ -139,7 +151,12 @@ def priced_cost(sig: Op, unit_name: str, key: AcceleratorKey) -> OpCost:
 def _systolic_area(unit: Any, node: int) -> dict[str, float]:
     pe = _value(tech.area_mm2("pe", node_nm=node, pe_type=unit.pe))
     sram = sum(_value(tech.area_mm2("sram", node_nm=node, capacity_bytes=b)) for b in _unit_buffers(unit))
-    return {"pe": unit.rows * unit.cols * unit.count * pe, "sram": sram * unit.count}
+    pe_area = unit.rows * unit.cols * unit.count * pe
+    pe_type = PE_TYPES[unit.pe]
+    if pe_type.dequant == "per_group":  # one dequantiser per array column
+        dq = _value(tech.area_mm2("dequant", node_nm=node, fmt=pe_type.dequant_format or pe_type.a_format))
+        pe_area += unit.cols * unit.count * dq
+    return {"pe": pe_area, "sram": sram * unit.count}
 
 
 def _vector_area(unit: Any, node: int) -> dict[str, float]:

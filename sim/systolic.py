@@ -37,6 +37,25 @@ output row/column than the true ``floor((H + 2 pad - R) / stride) + 1`` when the
 ``H + 2 pad - R``.  `cost` uses the true size (``op.mnk``).  A PE type with ``macs_per_cycle = p``
 streams ``ceil(T / p)`` instead of ``T``, and ``pipeline_depth = d`` adds ``d - 1`` cycles per fold.
 
+PE types and dequantisation (`arch.pe`)
+---------------------------------------
+An op has integer-quantised weights (`weight_groups`) when its B operand is a stored int2/int4/int8
+weight in a format other than its activation's; it then has ``G = ceil(K / group_size)`` groups per
+output (1 without a ``group_size``: per-channel scales).
+
+- ``in_loop`` PEs dequantise every weight use on their own datapath: they run at
+  ``macs_per_cycle / (1 + dequant_passes)`` on such ops, and ``counts["dequant"]`` = MACs.
+- ``per_group`` (MixPE) PEs accumulate a group's integer products and dequantise once per group:
+  ``counts["dequant"] = batch * M * N * G``.  One dequantiser per array column takes one value per
+  cycle, so in an output-stationary fold the ``rows x cols`` partial sums of each group drain in
+  ``rows`` cycles, overlapped with the next group's MACs: a fold streams ``max(ceil(K / p), G * rows)``
+  cycles (it only binds when ``rows > group_size / p``).  For ws/is, where K runs down the array,
+  the dequantisers are assumed to keep up.
+- Operand traffic is at the op's precisions: ``w_bits`` per weight plus an fp16 scale and a zero point
+  per group (`_group_bits`), ``a_bits`` per activation.  The PE type does not change what is stored.
+- ``utilization`` is useful MACs over the PE's native peak (an in-loop PE on quantised weights tops
+  out at ``1 / (1 + dequant_passes)``).
+
 Traffic (`traffic`)
 -------------------
 Folds run column fold outer, row fold inner (as in SCALE-Sim).  Of the three GEMM tensors
@@ -131,12 +150,15 @@ def fold_shape(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> t
 
 
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
-                macs_per_cycle: float = 1.0, pipeline_depth: int = 1) -> int:
-    """Compute cycles of ``batch`` ``M x N x K`` products: the one formula of the module docstring."""
+                macs_per_cycle: float = 1.0, pipeline_depth: int = 1, min_stream: int = 0) -> int:
+    """Compute cycles of ``batch`` ``M x N x K`` products: the one formula of the module docstring.
+
+    ``min_stream`` floors a fold's streaming cycles (MixPE's per-group dequantisation drain)."""
     sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
     if batch == 0 or sr == 0 or sc == 0 or t == 0:
         return 0
     stream = t if macs_per_cycle == 1 else math.ceil(t / macs_per_cycle)
+    stream = max(stream, min_stream)
     fold = stream + rows + cols - 2 + PRELOAD[dataflow] * rows + pipeline_depth - 1
     folds = batch * fr * fc
     return max(folds * fold - 1, folds * stream)  # the max only binds on a 1 x 1 output-stationary array
@@ -256,6 +278,23 @@ def _core_shares(m: int, n: int, batch: int, rows: int, cols: int, dataflow: str
     return options
 
 
+#: weight formats that are dequantised (scale and zero point) before or after the MACs.
+QUANTISED_WEIGHT_FORMATS = frozenset({"int2", "int4", "int8"})
+
+
+def weight_groups(op: Op) -> int | None:
+    """Quantisation groups along K per output of an op with integer-quantised weights: ``ceil(K /
+    group_size)``, or 1 for per-channel quantisation (an integer weight narrower than its activation,
+    no ``group_size``).  None when the op has no such weights (attention, float or ternary weights,
+    int8 x int8)."""
+    if not op.weights or op.kind in (OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT):
+        return None
+    if op.w_format not in QUANTISED_WEIGHT_FORMATS or op.w_format == op.a_format:
+        return None
+    k = op.mnk[2]
+    return _ceil(k, op.group_size) if op.group_size else 1
+
+
 def _group_bits(op: Op) -> float:
     """Weight bits per element including per-group scale and zero point."""
     w_bits = op.w_bits
@@ -271,6 +310,15 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     rows, cols, df, count, double = unit.rows, unit.cols, unit.dataflow, unit.count, unit.double_buffered
     m, n, k = op.mnk
     mpc, depth = pe.macs_per_cycle, pe.pipeline_depth
+    groups = weight_groups(op)
+    min_stream, dequants = 0, 0.0
+    if groups is not None and pe.dequant == "in_loop":  # every weight use is dequantised first
+        mpc /= 1.0 + pe.dequant_passes
+        dequants = float(op.batch * m * n * k)
+    elif groups is not None and pe.dequant == "per_group":  # one per group and output, cols per cycle
+        dequants = float(op.batch * m * n * groups)
+        if df == "os":
+            min_stream = groups * rows
     a_bits, w_bits, acc_bits = op.a_bits, _group_bits(op), op.acc_bits
     share = 0.5 if double else 1.0
     capacity = (unit.ifmap_sram_bytes * share, unit.filter_sram_bytes * share, unit.ofmap_sram_bytes * share)
@@ -288,7 +336,8 @@ def cost(op: Op, unit, accelerator) -> OpCost:
         cores = sum(c for (mm, nn, b), c in option if mm and nn and b) or 1
         worst, total = (0, 0, 0), [0.0, 0.0, 0.0, 0.0]
         for (mm, nn, b), c in option:
-            compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth)
+            compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth,
+                                  min_stream=min_stream)
             folds, moved = _operand_bytes(mm, nn, k, rows, cols, df, b, a_bits, w_bits, acc_bits, a_bits, capacity)
             sums = [sum(column) for column in zip(*moved)]
             stall = 0
@@ -308,10 +357,12 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     tier_bytes = {on.name if on else f"{unit.name}_sram": sram_rd + sram_wr}
     if off:
         tier_bytes[off.name] = dram_rd + dram_wr
+    counts = {"mac": float(macs), "sram_read_bytes": sram_rd, "sram_write_bytes": sram_wr,
+              "dram_read_bytes": dram_rd, "dram_write_bytes": dram_wr}
+    if dequants:
+        counts["dequant"] = dequants
     return OpCost(
         unit=unit.name, cycles=int(cycles), compute_cycles=int(compute), stall_cycles=int(stall),
-        tier_bytes=tier_bytes,
-        counts={"mac": float(macs), "sram_read_bytes": sram_rd, "sram_write_bytes": sram_wr,
-                "dram_read_bytes": dram_rd, "dram_write_bytes": dram_wr},
-        utilization=macs / (rows * cols * count * mpc * cycles) if cycles else 0.0,
+        tier_bytes=tier_bytes, counts=counts,
+        utilization=macs / (rows * cols * count * pe.macs_per_cycle * cycles) if cycles else 0.0,
     )
