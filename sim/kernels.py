@@ -34,8 +34,11 @@ What is here
 - Processing in memory: ``pim_bank_dot`` (one row-buffer burst times the broadcast vector, exact)
   and ``pim_gemv`` (a bank's GEMV, accumulated per burst with wrap-around; ``rtl/pim_bank_mac.v``).
 
-Left out: floating-point GEMMs (fp16/bf16 with fp32 accumulation), L-Mul, rounding modes of a
-requantisation step (only wrap and saturate are defined).
+- Floating point (the section at the end): ``round_to_float`` (any (exp_bits, man_bits) format, ties to
+  even), ``gemm_fp`` (fp16/bf16 operands, exact products, fp32 accumulation in K order), and L-Mul
+  (Luo & Sun, arXiv 2410.00907) ``lmul`` / ``gemm_lmul``: a float multiply as one integer addition.
+
+Left out: rounding modes of a requantisation step (only wrap and saturate are defined).
 """
 
 from __future__ import annotations
@@ -244,3 +247,130 @@ def pim_gemv(w, x, lanes, a_bits, w_bits, acc_bits):
             acc = wrap(acc + pim_bank_dot(w[r, c0:c0 + lanes], x[c0:c0 + lanes], a_bits, w_bits), acc_bits)
         out[r] = acc
     return out
+
+
+# ---- floating point: fp16/bf16 GEMM with fp32 accumulation, L-Mul ---------------------------------------
+# Formats are (exp_bits, man_bits) pairs: fp16 = (5, 10), bf16 = (8, 7), fp8 e4m3 = (4, 3), fp32 = (8, 23).
+# IEEE-style: bias 2**(exp_bits-1) - 1, subnormals, the top exponent code reserved for inf/NaN (so e4m3 here
+# is the IEEE-like variant, max 240, not OCP's 448), round to nearest, ties to even.  Values are carried
+# as float64/float32 holding exactly representable numbers of the format.
+import math as _math  # noqa: E402  (this section was appended after the integer kernels)
+
+FP16 = (5, 10)
+BF16 = (8, 7)
+FP8_E4M3 = (4, 3)
+FP32 = (8, 23)
+
+
+@njit(cache=True)
+def round_to_float(x, exp_bits, man_bits):
+    """``x`` rounded to the nearest number of the (``exp_bits``, ``man_bits``) binary format, ties to even;
+    subnormals kept, beyond the largest finite number (after rounding) +-inf; NaN and inf pass through.
+    Exact for float64 ``x`` (one rounding: scaling by a power of two is exact)."""
+    x = np.float64(x)
+    if x != x or x == 0.0 or np.isinf(x):
+        return x
+    emax = (1 << (exp_bits - 1)) - 1
+    emin = 1 - emax
+    _, e = _math.frexp(x)  # |x| = f * 2**e, 0.5 <= f < 1: the leading bit has weight 2**(e - 1)
+    lead = max(e - 1, emin)  # subnormals share the smallest normal exponent
+    quantum = _math.ldexp(1.0, lead - man_bits)
+    r = np.rint(x / quantum) * quantum
+    largest = _math.ldexp(2.0 - _math.ldexp(1.0, -man_bits), emax)
+    if abs(r) > largest:
+        return np.inf if r > 0 else -np.inf
+    return r
+
+
+@njit(cache=True)
+def gemm_fp(a, w, exp_bits, man_bits):
+    """``C = A @ W`` with operands rounded to the (``exp_bits``, ``man_bits``) format (fp16, bf16), each
+    product exact in fp32 (11 x 11 or 8 x 8 significand bits fit fp32's 24) and accumulated in fp32 in K
+    order, one fp32 rounding (ties to even) per add: the fp16/bf16 MAC with fp32 accumulator of a PE or
+    a tensor core without its internal wider adder trees.  Returns float32.  bf16 products outside fp32's
+    range overflow or underflow as fp32 multiplies do."""
+    m, k = a.shape
+    n = w.shape[1]
+    ar = np.empty((m, k), dtype=np.float32)
+    wr = np.empty((k, n), dtype=np.float32)
+    for i in range(m):
+        for kk in range(k):
+            ar[i, kk] = np.float32(round_to_float(a[i, kk], exp_bits, man_bits))
+    for kk in range(k):
+        for j in range(n):
+            wr[kk, j] = np.float32(round_to_float(w[kk, j], exp_bits, man_bits))
+    out = np.zeros((m, n), dtype=np.float32)
+    for i in range(m):
+        for j in range(n):
+            acc = np.float32(0.0)
+            for kk in range(k):
+                acc = np.float32(acc + np.float32(ar[i, kk] * wr[kk, j]))
+            out[i, j] = acc
+    return out
+
+
+@njit(cache=True)
+def lmul_offset_exp(man_bits):
+    """L-Mul's ``l(m)`` (Luo & Sun, arXiv 2410.00907, Eq. for L-Mul): ``m`` for ``m <= 3``, 3 for
+    ``m = 4``, 4 for ``m > 4``; the offset added to the mantissa sum is ``2**-l(m)``."""
+    if man_bits <= 3:
+        return man_bits
+    if man_bits == 4:
+        return 3
+    return 4
+
+
+@njit(cache=True)
+def lmul(x, y, exp_bits, man_bits):
+    """L-Mul (Luo & Sun, arXiv 2410.00907): ``x * y`` approximated by one integer addition of the
+    operands' exponent-and-mantissa fields.  With ``x = (1 + xm) 2**xe``, ``y = (1 + ym) 2**ye`` (operands
+    first rounded to the format; subnormal operands flushed to zero) the result is
+    ``(1 + xm + ym + 2**-l(m)) 2**(xe + ye)`` with the sign XORed, where a mantissa sum of 1 or more
+    carries into the exponent as the integer addition does (giving ``(xm + ym + 2**-l(m)) 2**(xe+ye+1)``).
+    The mantissa sum is exact in ``man_bits`` bits (``l(m) <= m``); an exponent above the format's range
+    gives +-inf, below it 0."""
+    x = round_to_float(x, exp_bits, man_bits)
+    y = round_to_float(y, exp_bits, man_bits)
+    if x != x or y != y:
+        return np.nan
+    emax = (1 << (exp_bits - 1)) - 1
+    emin = 1 - emax
+    sign = -1.0 if (x < 0) != (y < 0) else 1.0
+    fx, ex = _math.frexp(abs(x))
+    fy, ey = _math.frexp(abs(y))
+    if x == 0.0 or y == 0.0 or ex - 1 < emin or ey - 1 < emin:
+        return sign * 0.0
+    if np.isinf(x) or np.isinf(y):
+        return sign * np.inf
+    one = np.int64(1) << man_bits
+    mx = np.int64(np.rint((2.0 * fx - 1.0) * one))  # mantissa fields, exact integers
+    my = np.int64(np.rint((2.0 * fy - 1.0) * one))
+    msum = mx + my + (np.int64(1) << (man_bits - lmul_offset_exp(man_bits)))
+    e = (ex - 1) + (ey - 1)
+    if msum >= one:  # carry out of the mantissa field into the exponent
+        msum -= one
+        e += 1
+    if e > emax:
+        return sign * np.inf
+    if e < emin:
+        return sign * 0.0
+    return sign * _math.ldexp(1.0 + msum / one, e)
+
+
+@njit(cache=True)
+def gemm_lmul(a, w, exp_bits, man_bits):
+    """``C = A @ W`` with every product an `lmul` in the (``exp_bits``, ``man_bits``) format and the
+    products accumulated in fp32 in K order (one fp32 rounding per add).  Returns float32."""
+    m, k = a.shape
+    n = w.shape[1]
+    out = np.zeros((m, n), dtype=np.float32)
+    for i in range(m):
+        for j in range(n):
+            acc = np.float32(0.0)
+            for kk in range(k):
+                acc = np.float32(acc + np.float32(lmul(a[i, kk], w[kk, j], exp_bits, man_bits)))
+            out[i, j] = acc
+    return out
+
+
+__all__ += ["FP16", "BF16", "FP8_E4M3", "FP32", "round_to_float", "gemm_fp", "lmul_offset_exp", "lmul", "gemm_lmul"]
