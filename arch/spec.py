@@ -14,7 +14,8 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, field_validator,
+    model_validator,
 )
 
 _SIZE_UNITS = {
@@ -185,8 +186,89 @@ class RduUnit(_Unit):
     precision: str = "bf16"
 
 
+FPGA_OP_KINDS = ("gemm", "conv2d", "attn_score", "attn_context", "router", "softmax", "norm", "eltwise", "embed",
+                 "pool", "scan")
+
+
+class FpgaBuffer(Spec):
+    """An on-chip buffer of an FPGA engine; it takes whole RAM blocks (enough for its bytes and for
+    `width_bits` read per cycle, one port of `port_bits` per block)."""
+
+    name: str
+    bytes: Bytes
+    width_bits: PositiveInt = Field(72, description="bits read per cycle (sets a minimum block count)")
+    memory: Literal["bram", "uram"] = "bram"
+    source: str | None = None
+
+
+class FpgaEngine(Spec):
+    """One compute engine of an FPGA design (its resource use and cycles: `sim.fpga`).
+
+    kind ``mac``: a DSP multiply-accumulate array; ``adder``: LUT adders that add, subtract or skip an
+    activation for a ternary weight (no multiplier); ``vector``: function-unit lanes (softmax, norms,
+    element-wise ops, scans, embedding gathers).  A mac/adder array does `lanes` products per cycle,
+    summed `k_parallel` at a time into lanes / k_parallel outputs.  Vector lanes need their costs per
+    lane given (`dsps_per_lane`, `luts_per_lane`, `ffs_per_lane`); mac/adder lanes are derived."""
+
+    name: str
+    kind: Literal["mac", "adder", "vector"]
+    ops: list[Literal[FPGA_OP_KINDS]] = Field(min_length=1)  # type: ignore[valid-type]
+    lanes: PositiveInt
+    k_parallel: PositiveInt | None = Field(None, description="mac/adder: products summed per output (default lanes)")
+    a_bits: PositiveInt = 16
+    w_bits: PositiveInt = 16
+    acc_bits: PositiveInt = 32
+    pipeline_cycles: int = Field(0, ge=0, description="fill and drain cycles per op")
+    dsps_per_lane: float | None = Field(None, ge=0)
+    luts_per_lane: float | None = Field(None, ge=0, validate_default=True)
+    ffs_per_lane: float | None = Field(None, ge=0)
+    control_luts: int = Field(0, ge=0, description="sequencer, address generation, stream glue")
+    control_ffs: int = Field(0, ge=0)
+    buffers: list[FpgaBuffer] = Field(default_factory=list)
+    source: str | None = None
+
+    @field_validator("k_parallel")
+    @classmethod
+    def _divides_lanes(cls, kp: int | None, info: ValidationInfo) -> int | None:
+        kind, lanes = info.data.get("kind"), info.data.get("lanes")
+        if kp is not None and kind == "vector":
+            raise ValueError("expected no k_parallel for a vector engine (its lanes work on separate elements)")
+        if kp is not None and lanes and lanes % kp:
+            raise ValueError(f"expected a divisor of lanes={lanes}")
+        return kp
+
+    @field_validator("luts_per_lane")
+    @classmethod
+    def _vector_lane_cost(cls, luts: float | None, info: ValidationInfo) -> float | None:
+        if luts is None and info.data.get("kind") == "vector":
+            raise ValueError("expected the LUTs of one vector lane (a vector lane's cost is not derived)")
+        return luts
+
+
+class FpgaPower(Spec):
+    """Power coefficients of an FPGA (how `sim.fpga` uses them: its docstring).
+
+    Dynamic energy is the `arch.tech` figure of the same operation at the device's node times the
+    FPGA/ASIC gap: ``logic_gap`` for LUT and flip-flop logic, ``hard_gap`` for DSP and block-RAM
+    accesses.  ``toggle`` is the activity of logic that is clocked but not computing (UG440's default
+    12.5%).  ``static_w`` is the device's static power; ``board_w`` any other board power a published
+    figure includes (memory devices, regulators)."""
+
+    static_w: float = Field(ge=0)
+    board_w: float = Field(0.0, ge=0)
+    logic_gap: PositiveFloat = 14.0
+    hard_gap: PositiveFloat = 14.0
+    toggle: float = Field(0.125, gt=0, le=1)
+    source: str | None = None
+
+
 class FpgaUnit(_Unit):
-    """An FPGA device's resources; engines mapped onto it must fit."""
+    """An FPGA device's resources and the design mapped onto it: `engines` whose resource use
+    (`sim.fpga.design_resources`) must fit, a platform `shell`, and power coefficients.
+
+    Block RAM/UltraRAM geometry defaults to AMD UltraScale+ (BRAM36 = 4,608 B with a 72-bit port,
+    URAM288 = 36,864 B with a 72-bit port, DSP48E2 27 x 18 multipliers, two int8 MACs per DSP when
+    they share an operand, WP486); other families override them."""
 
     type: Literal["fpga"] = "fpga"
     device: str
@@ -195,6 +277,19 @@ class FpgaUnit(_Unit):
     uram_bytes: int = 0
     luts: PositiveInt
     ffs: PositiveInt
+    bram_block_bytes: Bytes = 4608
+    bram_port_bits: PositiveInt = 72
+    uram_block_bytes: Bytes = 36864
+    uram_port_bits: PositiveInt = 72
+    dsp_a_bits: PositiveInt = 27
+    dsp_b_bits: PositiveInt = 18
+    dsp_int8_macs: PositiveInt = Field(2, description="int8 x int8 MACs one DSP does per cycle")
+    shell_luts: int = Field(0, ge=0, description="platform logic outside the engines (DMA, interconnect)")
+    shell_ffs: int = Field(0, ge=0)
+    shell_bram_blocks: int = Field(0, ge=0)
+    shell_source: str | None = None
+    engines: list[FpgaEngine] = Field(default_factory=list)
+    power: FpgaPower | None = None
 
 
 class GpuUnit(_Unit):

@@ -1,4 +1,5 @@
 """Imports every cost-model family so that each registers itself (one line per family)."""
 
+import sim.fpga  # noqa: F401
 import sim.systolic  # noqa: F401
 import sim.vector  # noqa: F401
