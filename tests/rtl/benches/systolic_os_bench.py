@@ -1,7 +1,7 @@
 """cocotb bench for rtl/systolic_os.v against sim.kernels.gemm_int.
 
 `systolic_os_tiles`: random R x K by K x C tiles (K = 1 first, then an all -128 tile and an extreme
-checkerboard, then random K) fed one after another with random bubbles; every drained result is
+checkerboard, whose sums wrap a narrow accumulator, then random K) fed one after another with random bubbles; every drained result is
 compared with the kernel's product, in the order the drain emits it.  The handshake is checked every
 cycle: in_ready must fall for exactly R + C - 2 cycles after each fold's last beat.
 
