@@ -6,14 +6,14 @@ work that the cost model must charge.  Three ways of handling group-quantised (i
 
 - ``dequant="none"``: the PE multiplies its operands as they come (int8, fp16, ternary, ...).
 - ``dequant="in_loop"``: the conventional mixed-precision GEMM on hardware without native support
-  (Zhang et al., "MixPE", arXiv 2411.16158, Sec. 1: GPUs and TPUs "lack native support for efficient
-  mpGEMM, leading to inefficient dequantization operations in the main sequential loop").  Every weight
+  (Zhang et al., "MixPE", arXiv 2411.16158, abstract and Sec. 1: GPUs and TPUs "lack native support for
+  efficient mpGEMM, leading to inefficient dequantization operations in the main sequential loop").  Every weight
   use is first dequantised, ``w' = (w - z) * s``, which is one multiply and one add in the activation's
   format, i.e. one more pass through the PE's own multiplier and adder (``dequant_passes = 1``) before
   the MAC.  So such a PE finishes ``macs_per_cycle / (1 + dequant_passes)`` MACs per cycle on ops with
   quantised weights, and full rate on ops without (attention on activations).  Its area is that of the
   plain MAC PE plus scale and zero-point registers (no extra arithmetic).
-- ``dequant="per_group"``: MixPE (arXiv 2411.16158, Sec. 1): scale and zero point are shared by a
+- ``dequant="per_group"``: MixPE (arXiv 2411.16158, abstract and Sec. 1): scale and zero point are shared by a
   quantisation group, so the PE accumulates the integer products of one group and the partial sum is
   dequantised once per group, by one dequantiser per array column (``dequant_format`` arithmetic:
   multiply by the scale, add into the output).  The low-bit weight times the activation is formed by
@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
-IN_LOOP_SOURCE = ("arXiv 2411.16158 Sec. 1 (dequantisation in the main loop on hardware without mpGEMM support): "
-                  "one extra multiply-add pass per weight use on the PE's own datapath")
-MIXPE_SOURCE = "arXiv 2411.16158 Sec. 1: shift-and-add multiplication, dequantisation once per group after its GEMM"
+IN_LOOP_SOURCE = ("arXiv 2411.16158 abstract and Sec. 1 (dequantisation in the main loop on hardware without "
+                  "mpGEMM support): one extra multiply-add pass per weight use on the PE's own datapath")
+MIXPE_SOURCE = ("arXiv 2411.16158 abstract and Sec. 1: shift-and-add multiplication, dequantisation once per group "
+                "after its GEMM")
 
 
 class PEType(BaseModel):

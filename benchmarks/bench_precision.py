@@ -123,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     shown = table[cols].copy()
     for pe_mix, pe_base in (("mixpe-w4a8", "w4a8-dequant"), ("mixpe-w4a16", "w4a16-dequant"),
                             ("mixpe-w2a8", "w2a8-dequant")):
-        shown.loc[shown["pe"] == pe_mix, "speedup_vs_dequant"] = ref.loc[pe_base, "latency_s"] / ref.loc[pe_mix, "latency_s"]
-        shown.loc[shown["pe"] == pe_mix, "energy_gain_vs_dequant"] = ref.loc[pe_base, "energy_j"] / ref.loc[pe_mix, "energy_j"]
+        row = shown["pe"] == pe_mix
+        shown.loc[row, "speedup_vs_dequant"] = ref.loc[pe_base, "latency_s"] / ref.loc[pe_mix, "latency_s"]
+        shown.loc[row, "energy_gain_vs_dequant"] = ref.loc[pe_base, "energy_j"] / ref.loc[pe_mix, "energy_j"]
     title = (f"{args.workload} linear layers, {args.phase} batch {args.batch}, {args.arch} "
              f"({'equal PE-array area' if args.iso_area else 'equal PE count'})")
     with pd.option_context("display.width", 200, "display.max_columns", 30):

@@ -22,7 +22,7 @@ documented choice made before comparing with the published figures and not tuned
 - Equal PE-array area: each baseline array is the largest square whose PE area does not exceed the MixPE
   array's (64 x 64 PEs plus its per-column dequantisers); buffers, HBM2, 28 nm and 1 GHz as the `mixpe` preset
   (itself assumed, see its YAML).  The equal-PE-count ratios are printed alongside.
-- Group size 128 (the common choice of the GPTQ/AWQ-style W4 schemes MixPE builds on).
+- Group size 128 (the common choice of GPTQ/AWQ-style 4-bit weight quantisation).
 - Models: OPT-6.7B, LLaMA-2-7B, LLaMA-2-13B (decoder LLMs of the size the W4A8/W4A16 literature evaluates);
   the linear layers (q/k/v/o projections, MLP) only: they are the mixed-precision GEMMs a PE type changes;
   attention, softmax and norms would run identically on every design.
@@ -105,14 +105,16 @@ def rows() -> list[dict]:
         base_iso = iso_area(base, area_breakdown(mix)["pe_mm2"])
         for model_name, model in MODELS.items():
             for regime, kw in REGIMES.items():
-                g = linear_layers(load_model(model, w_format="int4", a_format=a_format, group_size=GROUP_SIZE, **kw))
+                g = linear_layers(load_model(model, w_format="int4", a_format=a_format, group_size=GROUP_SIZE,
+                                             **kw))
                 m, b, bi = (sim.simulate(g, acc).summary for acc in (mix, base, base_iso))
                 out.append({
                     "model": model_name, "regime": regime, "precision": precision, "baseline": base_name,
                     "array": f"{base_iso.unit('array').rows}x{base_iso.unit('array').cols}",
                     "mixpe_ms": m["latency_s"] * 1e3, "base_ms": bi["latency_s"] * 1e3,
                     "speedup": bi["latency_s"] / m["latency_s"], "energy": bi["energy_j"] / m["energy_j"],
-                    "speedup_same_pes": b["latency_s"] / m["latency_s"], "energy_same_pes": b["energy_j"] / m["energy_j"],
+                    "speedup_same_pes": b["latency_s"] / m["latency_s"],
+                    "energy_same_pes": b["energy_j"] / m["energy_j"],
                     "mixpe_dequant_share": m["energy_dequant_j"] / m["energy_j"],
                     "base_dequant_share": bi["energy_dequant_j"] / bi["energy_j"],
                 })
