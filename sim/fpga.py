@@ -98,6 +98,8 @@ class FpgaFitError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Resources:
+    """Amounts of each device resource (`RESOURCES`)."""
+
     dsps: float = 0.0
     luts: float = 0.0
     ffs: float = 0.0
@@ -120,6 +122,12 @@ def _k_parallel(engine: Any) -> int:
     return engine.k_parallel or engine.lanes
 
 
+def _tree_bits(engine: Any) -> int:
+    """Width of an adder-tree input: the activation plus the growth of a k_parallel-input sum."""
+    kp = _k_parallel(engine)
+    return engine.a_bits + (math.ceil(math.log2(kp)) if kp > 1 else 0)
+
+
 def _blocks(buffer: Any, unit: Any) -> tuple[int, int]:
     """(BRAM blocks, URAM blocks) one buffer takes."""
     block, port = ((unit.uram_block_bytes, unit.uram_port_bits) if buffer.memory == "uram"
@@ -135,8 +143,7 @@ def engine_resources(engine: Any, unit: Any) -> Resources:
     if engine.kind == "mac":
         dsps = lanes * dsps_per_mac(engine, unit)
     elif engine.kind == "adder":
-        tree = engine.a_bits + (math.ceil(math.log2(kp)) if kp > 1 else 0)
-        luts = ffs = lanes * tree + lanes // kp * engine.acc_bits
+        luts = ffs = lanes * _tree_bits(engine) + lanes // kp * engine.acc_bits
     # declared per-lane costs add to any kind (for a vector engine they are its whole datapath)
     dsps += lanes * (engine.dsps_per_lane or 0.0)
     luts += lanes * (engine.luts_per_lane or 0.0)
@@ -221,8 +228,7 @@ def engine_for(op: Op, unit: Any) -> Any:
 def compute_cycles(op: Op, engine: Any) -> int:
     """Cycles of `op` on `engine` with operands always ready (module docstring)."""
     if engine.kind == "vector":
-        elements = op.dims["tokens"] * op.dims["hidden"] * op.batch if op.kind is OpKind.EMBED else op.elements
-        work = elements * PASSES.get(op.kind, 1)
+        work = op.elements * PASSES.get(op.kind, 1)
         return math.ceil(work / engine.lanes) + engine.pipeline_cycles if work else 0
     m, n, k = op.mnk
     kp = _k_parallel(engine)
@@ -290,9 +296,7 @@ def energy_coefficients(unit: Any, accelerator: Any) -> dict[str, float]:
            "clock": _v(tech.energy_pj("reg", "access", node_nm=node, bits=1)) * p.logic_gap,
            "logic": _v(tech.energy_pj("add", "compute", node_nm=node, bits=1)) * p.logic_gap * p.toggle}
     for e in unit.engines:
-        kp = _k_parallel(e)
-        tree = e.a_bits + (math.ceil(math.log2(kp)) if kp > 1 else 0)
-        out[f"adder:{e.name}"] = _v(tech.energy_pj("add", "compute", node_nm=node, bits=tree)) * p.logic_gap
+        out[f"adder:{e.name}"] = _v(tech.energy_pj("add", "compute", node_nm=node, bits=_tree_bits(e))) * p.logic_gap
         fmt = "fp16" if e.a_bits <= 16 else "fp32"
         out[f"vector:{e.name}"] = _v(tech.energy_pj("vector", "flop", node_nm=node, fmt=fmt)) * p.logic_gap
     return out

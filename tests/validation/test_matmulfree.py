@@ -79,9 +79,10 @@ def test_power_of_the_published_configuration():
     _ROWS.append(("power, 1.3B decode (W)", f"{published:.1f}", f"{s['power_w']:.2f}", "ok" if ok else "MISS"))
     _ROWS.append(("  total board power (recalled figure)", f"{PUBLISHED['board_w'][0]:.2f}", f"{s['power_w']:.2f}",
                   "info"))
-    parts = ", ".join(f"{c} {s[f'energy_{c}_j'] / s['latency_s']:.2f}" for c in fpga.FPGA_ENERGY
-                      if s[f"energy_{c}_j"] / s["latency_s"] >= 0.005)
-    _ROWS.append((f"  breakdown (W): {parts}", "", "", "info"))
+    for c in fpga.FPGA_ENERGY:
+        watts = s[f"energy_{c}_j"] / s["latency_s"]
+        if watts >= 0.005:
+            _ROWS.append((f"  {c} power (W)", "", f"{watts:.2f}", "info"))
     assert s["energy_dram_j"] > 0 and s["energy_adder_j"] > 0
     assert ok, f"power {s['power_w']:.2f} W vs published {published} W"
 
@@ -96,8 +97,8 @@ def test_throughput_of_the_published_configuration():
     _ROWS.append(("throughput, 1.3B decode (tokens/s)", f"{published:.1f}", f"{s['tokens_per_s']:.2f}",
                   "ok" if ok else "MISS (xfail)"))
     for lanes in (512, 1024):
-        _ROWS.append((f"  same core with {lanes} adder lanes (sensitivity)", "", f"{run(lanes).summary['tokens_per_s']:.2f}",
-                      "info"))
+        tps = run(lanes).summary["tokens_per_s"]
+        _ROWS.append((f"  same core with {lanes} adder lanes (sensitivity)", "", f"{tps:.2f}", "info"))
     assert ok, f"throughput {s['tokens_per_s']:.2f} tokens/s vs published {published}"
 
 
