@@ -429,7 +429,8 @@ def cycle_crosscheck(sim: str, build_root: Path, sizes=None, cache_dir: Path | N
 
     rows = []
     for r, c, m, n, k in CROSSCHECK_SIZES if sizes is None else sizes:
-        run = run_bench("systolic_os", sim, Path(build_root) / f"xcheck_{r}x{c}", params={"R": r, "C": c, "ACC_BITS": 32},
+        run = run_bench("systolic_os", sim, Path(build_root) / f"xcheck_{r}x{c}",
+                        params={"R": r, "C": c, "ACC_BITS": 32},
                         testcase="systolic_os_cycles", env={"COEX_GEMM": f"{m},{n},{k}"}, cache_dir=cache_dir)
         measured = next(iter(run.counts.values()), {}).get("compute_cycles") if run.counts else None
         model = compute_cycles(workloads.gemm(m, n, k), r, c, "os")
@@ -490,7 +491,8 @@ def synth_cmd(
     for c in comps:
         word = "smaller" if c["ratio"] < 1 else "larger"
         out.print(f"{c['block']} is {abs(c['smaller_by_pct']):.1f}% {word} than {c['baseline']} "
-                  f"({c['block_nand2_eq']:,.0f} vs {c['baseline_nand2_eq']:,.0f} NAND2 eq; {c['note']})", soft_wrap=True)
+                  f"({c['block_nand2_eq']:,.0f} vs {c['baseline_nand2_eq']:,.0f} NAND2 eq; {c['note']})",
+                  soft_wrap=True)
     out.print(f"cell areas: {CELL_AREA_SOURCE}")
     for kind, path in paths.items():
         out.print(f"{kind}: {path}")

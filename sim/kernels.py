@@ -84,7 +84,7 @@ def saturate(x, bits):
 # ---- int8-style MAC and GEMM ----------------------------------------------------------------------
 @njit(cache=True)
 def mac_int(a, w, acc, a_bits, w_bits, acc_bits):
-    """``wrap(acc + a * w, acc_bits)`` with ``a``, ``w`` signed ``a_bits``/``w_bits`` operands (wraps, never saturates)."""
+    """``wrap(acc + a * w, acc_bits)`` for signed ``a_bits``/``w_bits`` operands (wraps, never saturates)."""
     return wrap(wrap(acc, acc_bits) + wrap(a, a_bits) * wrap(w, w_bits), acc_bits)
 
 

@@ -13,7 +13,8 @@ from dse.rtl_cmd import BLOCKS, RTL_DIR, SYNTH_CONFIGS, verilator_root
 
 CONFIGS = [(b.top, b.sources, b.params) for b in BLOCKS.values()] + \
           [(c.top, c.sources, c.params) for c in SYNTH_CONFIGS] + \
-          [("systolic_os", ("mac_pe.v", "systolic_os.v"), {"R": r, "C": c}) for r, c in ((1, 1), (1, 4), (4, 1), (2, 2))]
+          [("systolic_os", ("mac_pe.v", "systolic_os.v"), {"R": r, "C": c})
+           for r, c in ((1, 1), (1, 4), (4, 1), (2, 2))]
 IDS = [f"{top}[{','.join(f'{k}={v}' for k, v in p.items())}]" for top, _, p in CONFIGS]
 
 
@@ -37,6 +38,6 @@ def test_verilator_lint_all_warnings(top, sources, params, monkeypatch):
 
 def test_yosys_reads_every_block_as_verilog_2005():
     files = " ".join(str(p) for p in sorted(RTL_DIR.glob("*.v")))
-    proc = subprocess.run([shutil.which("yosys") or "yosys", "-q", "-p", f"read_verilog {files}; hierarchy; proc; check -assert"],
-                          capture_output=True, text=True)
+    script = f"read_verilog {files}; hierarchy; proc; check -assert"
+    proc = subprocess.run([shutil.which("yosys") or "yosys", "-q", "-p", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -20,7 +20,8 @@ def test_at_least_three_array_sizes():
     assert len({(r, c) for r, c, *_ in CROSSCHECK_SIZES}) >= 3
 
 
-@pytest.mark.parametrize("size", CROSSCHECK_SIZES, ids=[f"{r}x{c}-gemm{m}x{n}x{k}" for r, c, m, n, k in CROSSCHECK_SIZES])
+@pytest.mark.parametrize("size", CROSSCHECK_SIZES,
+                         ids=[f"{r}x{c}-gemm{m}x{n}x{k}" for r, c, m, n, k in CROSSCHECK_SIZES])
 def test_systolic_os_cycles_match_the_cost_model(size, rtl_sim, tmp_path, objcache):
     (row,) = cycle_crosscheck(rtl_sim, tmp_path, sizes=[size], cache_dir=objcache)
     assert row["bench_passed"], row

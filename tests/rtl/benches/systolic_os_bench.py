@@ -1,9 +1,10 @@
 """cocotb bench for rtl/systolic_os.v against sim.kernels.gemm_int.
 
 `systolic_os_tiles`: random R x K by K x C tiles (K = 1 first, then an all -128 tile and an extreme
-checkerboard, whose sums wrap a narrow accumulator, then random K) fed one after another with random bubbles; every drained result is
-compared with the kernel's product, in the order the drain emits it.  The handshake is checked every
-cycle: in_ready must fall for exactly R + C - 2 cycles after each fold's last beat.
+checkerboard, whose sums wrap a narrow accumulator, then random K) fed one after another with random
+bubbles; every drained result is compared with the kernel's product, in the order the drain emits it.
+The handshake is checked every cycle: in_ready must fall for exactly R + C - 2 cycles after each fold's
+last beat.
 
 `systolic_os_cycles`: one M x N x K GEMM (``COEX_GEMM=M,N,K``) in ceil(M/R) * ceil(N/C) folds fed back
 to back as fast as in_ready allows; records the edge of the last accumulation counted from the edge
@@ -63,7 +64,7 @@ class Array:
             for j in range(self.c):
                 if valid_bits >> j & 1:
                     if not self.expect[j]:
-                        raise AssertionError(f"systolic_os: column {j} drained a result nobody expected (edge {self.edge})")
+                        raise AssertionError(f"systolic_os: column {j} drained an unexpected result (edge {self.edge})")
                     got = lane(dut.out_data, j, self.acc_bits)
                     self.chk.check(got, self.expect[j].popleft(), f"C[.][{j}]", edge=self.edge)
                     self.outputs += 1
