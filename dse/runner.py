@@ -1,45 +1,54 @@
-"""The DSE runner: ask a strategy for points, evaluate them in a process pool, write each to the store.
+"""The DSE runner: ask a strategy for points, evaluate them on a backend, write each to the store.
 
     summary = run(space, "runs/sweep", workers=2)                # a new run
     summary = run(space, "runs/sweep", workers=2, resume=True)   # carry on after a kill
+    summary = run(space, "runs/sweep", workers=4, backend="ray") # on a (local) Ray cluster
 
 - Evaluation: ``evaluate(params) -> metrics`` (a picklable top-level function or object).  The default,
   `SimEvaluator`, applies the point's parameters to the space's base preset, validates the spec, runs
   ``sim.simulate`` on every workload and aggregates the summaries with the workloads' weights
-  (`aggregate`).  Each worker process keeps one evaluator, so workload graphs are built once and the
+  (`aggregate`).  Each worker keeps one evaluator, so workload graphs are built once and the
   simulator's per-op cost memo is shared by every point that worker evaluates.
-- ``workers=1`` evaluates in this process; ``workers>1`` uses a ``ProcessPoolExecutor`` with the
-  spawn start method (only top-level functions cross the process boundary).
+- Backends (`dse.backends`): ``local`` evaluates in this process (``workers=1``) or in a spawned
+  process pool; ``ray`` on one Ray actor per worker.  They give the same store for the same seed.
 - A point whose evaluation raises (an invalid combination of axis values, say) is stored with
-  ``status='error'`` and the message; the run carries on.  Its outcome counts as infeasible.
+  ``status='error'`` and the message; the run carries on.  Its outcome counts as infeasible.  So is a
+  point whose worker process died (`dse.backends.WORKER_DIED`); the worker is replaced.
 - Every finished point is committed to the store as it completes, before the next batch is asked.
 - Resume replays the strategy from its seed, answering points already in the store from the store:
   since strategies are deterministic and ignore how many workers ran, the replay proposes the same
   points in the same order, so a resumed run ends with exactly the points of an uninterrupted one,
   re-evaluating only those that had not finished.
+- Per-layer tables: when the strategy is done, the best feasible points (the Pareto front by the first
+  objective, at most `LAYER_POINTS`; `best_keys`) are evaluated once more by the evaluator's
+  ``layers(params)`` (the default evaluator has one) and their per-layer tables are written to the
+  store's ``layers`` table, so that reports can show breakdowns without simulating.  Points that
+  already have one are skipped, so this step resumes too.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from dse.backends import Backend, open_backend
+from dse.pareto import pareto_mask
 from dse.space import Space, point_key
 from dse.store import Record, Store
 from dse.strategies import Outcome, make_strategy
 
 Evaluate = Callable[[dict[str, Any]], dict[str, Any]]
 VERSION = "0.1.0"
+LAYER_POINTS = 20  # best points that get a per-layer table in the store
 
 # summary keys aggregated as a weighted mean over workloads
 _MEAN_KEYS = ("latency_s", "energy_j", "cycles", "utilization")
@@ -96,7 +105,10 @@ def derive(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 class SimEvaluator:
-    """The default evaluator: base preset + point overrides -> `sim.simulate` on every workload."""
+    """The default evaluator: base preset + point overrides -> `sim.simulate` on every workload.
+
+    Calling it gives a point's metrics; `layers` gives the point's per-layer table (the same
+    simulations, grouped by layer by `reports.ppa.per_layer`)."""
 
     def __init__(self, space: Space):
         self.space = space
@@ -109,20 +121,33 @@ class SimEvaluator:
             self._graphs[w.label] = workloads.load(w.name, **w.kwargs)
         return self._graphs[w.label]
 
-    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _simulate(self, params: dict[str, Any]) -> Iterable[tuple[str, Any]]:
         from arch.loader import apply_overrides, validate
 
         import sim
 
         accelerator = validate(apply_overrides(self.space.base_dict, params, origin="point"), origin="point")
-        per: dict[str, dict[str, Any]] = {}
         for w in self.space.workloads:
-            summary = sim.simulate(self._graph(w), accelerator).summary
-            per[w.label] = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))}
+            yield w.label, sim.simulate(self._graph(w), accelerator)
+
+    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
+        per: dict[str, dict[str, Any]] = {}
+        for label, result in self._simulate(params):
+            per[label] = {k: v for k, v in result.summary.items() if isinstance(v, (int, float, str, bool))}
         out = aggregate(per, {w.label: w.weight for w in self.space.workloads})
         if len(per) > 1:
             out["per_workload"] = per
         return out
+
+    def layers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One row per (workload, layer): the columns of `dse.store.LAYER_COLUMNS`."""
+        from reports.ppa import per_layer  # the one grouping of per-op rows by layer (reports reads it too)
+
+        rows: list[dict[str, Any]] = []
+        for label, result in self._simulate(params):
+            for rec in per_layer(result.per_op).to_dict("records"):
+                rows.append({"workload": label, **rec})
+        return rows
 
 
 def make_evaluator(space: Space) -> Evaluate:
@@ -133,31 +158,48 @@ def make_evaluator(space: Space) -> Evaluate:
     return resolve_evaluator(space.evaluator)
 
 
-# ---- worker side (top-level, spawn-safe) ---------------------------------------------------------
-_WORKER_EVAL: Evaluate | None = None
+def _build_evaluator(space: Space, evaluate: Evaluate | None) -> Evaluate:
+    return evaluate if evaluate is not None else make_evaluator(space)
 
 
-def _init_worker(space: Space, evaluate: Evaluate | None) -> None:
-    global _WORKER_EVAL
-    _WORKER_EVAL = evaluate if evaluate is not None else make_evaluator(space)
+def _has_layers(space: Space, evaluate: Evaluate | None) -> bool:
+    if evaluate is not None:
+        return callable(getattr(evaluate, "layers", None))
+    if space.evaluator == "sim":
+        return True
+    from dse.space import resolve_evaluator
+
+    return callable(getattr(resolve_evaluator(space.evaluator), "layers", None))
 
 
-def _evaluate_point(params: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    assert _WORKER_EVAL is not None
-    return _safe(_WORKER_EVAL, params)
-
-
-def _safe(evaluate: Evaluate, params: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+# ---- what workers run (top-level, picklable; never raise) ----------------------------------------
+def evaluate_point(evaluate: Evaluate, params: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(metrics with the derived objectives, None), or (None, the error's type and message)."""
     try:
         metrics = evaluate(params)
         if not isinstance(metrics, dict):
             raise TypeError(f"the evaluator returned {type(metrics).__name__}, expected a dict of metrics")
         return derive(metrics), None
     except Exception as e:  # noqa: BLE001 - a failing point is data, not a crash
-        msg = f"{type(e).__name__}: {e}".strip()
-        if not str(e):
-            msg += " at " + traceback.format_exc(limit=-1).strip().splitlines()[-2].strip()
-        return None, msg
+        return None, _message(e)
+
+
+def point_layers(evaluate: Evaluate, params: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """(the evaluator's per-layer rows, None), or (None, the error)."""
+    try:
+        rows = evaluate.layers(params)  # type: ignore[attr-defined]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise TypeError("the evaluator's layers() returned something other than a list of dicts")
+        return rows, None
+    except Exception as e:  # noqa: BLE001
+        return None, _message(e)
+
+
+def _message(e: Exception) -> str:
+    msg = f"{type(e).__name__}: {e}".strip()
+    if not str(e):
+        msg += " at " + traceback.format_exc(limit=-1).strip().splitlines()[-2].strip()
+    return msg
 
 
 # ---- the loop ------------------------------------------------------------------------------------
@@ -170,18 +212,22 @@ class RunSummary:
     errors: int = 0
     infeasible: int = 0
     batches: int = 0
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0      # the whole call, per-layer tables included
+    layers: int = 0             # points given a per-layer table by this call
+    layers_s: float = 0.0       # time spent on them
     best: dict[str, Any] = field(default_factory=dict)
 
     @property
     def points_per_s(self) -> float:
-        return self.evaluated / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Points evaluated per second of exploration (the per-layer tables' time left out)."""
+        t = self.elapsed_s - self.layers_s
+        return self.evaluated / t if t > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "total": self.total, "evaluated": self.evaluated,
                 "resumed": self.resumed, "errors": self.errors, "infeasible": self.infeasible,
                 "batches": self.batches, "elapsed_s": self.elapsed_s, "points_per_s": self.points_per_s,
-                "best": self.best}
+                "layers": self.layers, "layers_s": self.layers_s, "best": self.best}
 
 
 def outcome_of(space: Space, metrics: dict[str, Any] | None) -> Outcome:
@@ -247,10 +293,14 @@ def run(
     evaluate: Evaluate | None = None,
     progress: bool = False,
     space_text: str | None = None,
+    backend: str = "local",
 ) -> RunSummary:
-    """Explore `space`, writing every point to ``run_dir/results.sqlite``; returns what happened."""
+    """Explore `space`, writing every point to ``run_dir/results.sqlite``; returns what happened.
+
+    `backend` is ``local`` (this process for one worker, else a process pool) or ``ray``."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    check_backend(backend)
     run_dir = Path(run_dir)
     fingerprint = space.fingerprint()
     if resume:
@@ -269,7 +319,14 @@ def run(
     try:
         known: dict[str, Record] = {r.key: r for r in store.records()}
         store.set_meta("space_json", space.model_dump_json())  # a resumed run may have grown its budget
-        _loop(space, store, known, summary, workers, evaluate, progress)
+        make = functools.partial(_build_evaluator, space, evaluate)
+        with open_backend(backend, make, workers, run_hint=f": resume with --resume {run_dir}") as b:
+            _loop(space, store, known, summary, b, progress)
+            if _has_layers(space, evaluate):
+                t1 = time.perf_counter()
+                summary.layers = _store_layers(space, store, b)
+                summary.layers_s = time.perf_counter() - t1
+        summary.best = _best(space, store)
     finally:
         summary.elapsed_s = time.perf_counter() - t0
         summary.total = len(store)
@@ -277,85 +334,93 @@ def run(
     return summary
 
 
-def _loop(space: Space, store: Store, known: dict[str, Record], summary: RunSummary, workers: int,
-          evaluate: Evaluate | None, progress: bool) -> None:
+def check_backend(name: str) -> None:
+    """Fail before anything runs if `name` is unknown, or is ``ray`` without Ray installed."""
+    import importlib.util
+
+    from dse.backends import BACKENDS
+
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("--backend ray needs Ray (ray>=2.9, coex's dist extra): pip install ray")
+
+
+def _loop(space: Space, store: Store, known: dict[str, Record], summary: RunSummary, backend: Backend,
+          progress: bool) -> None:
     strategy = make_strategy(space)
     memo: dict[str, Outcome] = {}
     seq = 0
-    pool: ProcessPoolExecutor | None = None
-    inline: Evaluate | None = None
-    if workers == 1:
-        inline = evaluate if evaluate is not None else make_evaluator(space)
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(space, evaluate))
-    try:
-        with _Progress(space, progress) as bar:
-            batch_no = 0
-            while genomes := strategy.ask():
-                outcomes: list[Outcome | None] = [None] * len(genomes)
-                todo: list[tuple[int, str, int, dict[str, Any]]] = []
-                first: dict[str, int] = {}
-                for i, g in enumerate(genomes):
-                    params = space.decode(g)
-                    key = point_key(params)
-                    if key in memo:
-                        outcomes[i] = memo[key]
-                        continue
-                    if key in first:  # the same point twice in one batch
-                        continue
-                    first[key] = i
-                    if key in known:
-                        rec = known[key]
-                        memo[key] = outcomes[i] = outcome_of(space, rec.metrics)
-                        summary.resumed += 1
-                        _tally(summary, rec.metrics, outcomes[i])
-                        bar.advance(outcomes[i], new=False)
-                    else:
-                        todo.append((i, key, seq, params))
-                    seq += 1
-
-                def finish(i: int, key: str, s: int, params: dict, metrics: dict | None, error: str | None) -> None:
-                    outcome = outcome_of(space, metrics)
-                    if metrics is not None:
-                        metrics = {**metrics, "feasible": outcome.violation <= 0, "violation": outcome.violation}
-                    store.put(key, s, batch_no, params, metrics, "ok" if error is None else "error", error)
-                    memo[key] = outcomes[i] = outcome
-                    summary.evaluated += 1
-                    _tally(summary, metrics, outcome)
-                    bar.advance(outcome, new=True)
-
-                if inline is not None:
-                    for i, key, s, params in todo:
-                        finish(i, key, s, params, *_safe(inline, params))
+    with _Progress(space, progress) as bar:
+        batch_no = 0
+        while genomes := strategy.ask():
+            outcomes: list[Outcome | None] = [None] * len(genomes)
+            todo: list[tuple[tuple[int, str, int], dict[str, Any]]] = []
+            first: dict[str, int] = {}
+            for i, g in enumerate(genomes):
+                params = space.decode(g)
+                key = point_key(params)
+                if key in memo:
+                    outcomes[i] = memo[key]
+                    continue
+                if key in first:  # the same point twice in one batch
+                    continue
+                first[key] = i
+                if key in known:
+                    rec = known[key]
+                    memo[key] = outcomes[i] = outcome_of(space, rec.metrics)
+                    summary.resumed += 1
+                    _tally(summary, rec.metrics, outcomes[i])
+                    bar.advance(outcomes[i], new=False)
                 else:
-                    assert pool is not None
-                    futures: dict[Future, tuple[int, str, int, dict]] = {
-                        pool.submit(_evaluate_point, params): (i, key, s, params) for i, key, s, params in todo
-                    }
-                    pending = set(futures)
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in sorted(done, key=lambda f: futures[f][2]):
-                            i, key, s, params = futures[fut]
-                            try:
-                                result = fut.result()
-                            except BrokenProcessPool:
-                                raise RuntimeError(
-                                    f"a worker process died (killed, or crashed in native code) while evaluating "
-                                    f"one of {len(pending) + len(done)} points in flight; every finished point is "
-                                    f"stored: resume with --resume {store.path.parent}") from None
-                            finish(i, key, s, params, *result)
-                for i, g in enumerate(genomes):  # duplicates within the batch
-                    if outcomes[i] is None:
-                        outcomes[i] = memo[point_key(space.decode(g))]
-                strategy.tell(genomes, outcomes)  # type: ignore[arg-type]
-                batch_no += 1
-        summary.batches = batch_no
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    summary.best = _best(space, store)
+                    todo.append(((i, key, seq), params))
+                seq += 1
+            for ((i, key, s), params), (metrics, error) in backend.map(evaluate_point, todo):
+                outcome = outcome_of(space, metrics)
+                if metrics is not None:
+                    metrics = {**metrics, "feasible": outcome.violation <= 0, "violation": outcome.violation}
+                store.put(key, s, batch_no, params, metrics, "ok" if error is None else "error", error)
+                memo[key] = outcomes[i] = outcome
+                summary.evaluated += 1
+                _tally(summary, metrics, outcome)
+                bar.advance(outcome, new=True)
+            for i, g in enumerate(genomes):  # duplicates within the batch
+                if outcomes[i] is None:
+                    outcomes[i] = memo[point_key(space.decode(g))]
+            strategy.tell(genomes, outcomes)  # type: ignore[arg-type]
+            batch_no += 1
+    summary.batches = batch_no
+
+
+def best_keys(space: Space, records: Iterable[Record], limit: int = LAYER_POINTS) -> list[str]:
+    """Keys of the feasible Pareto front of the space's objectives, best first by the first objective
+    (ties in proposal order), at most `limit`: the points that get per-layer tables."""
+    recs, rows = [], []
+    for rec in records:
+        if rec.metrics is None or not rec.metrics.get("feasible", True):
+            continue
+        f = space.objective_vector(rec.metrics)
+        if not any(math.isnan(x) for x in f):
+            recs.append(rec)
+            rows.append(f)
+    if not recs:
+        return []
+    F = np.asarray(rows, dtype=float)
+    front = [i for i in np.flatnonzero(pareto_mask(F))]
+    front.sort(key=lambda i: (F[i, 0], recs[i].seq))
+    return [recs[i].key for i in front[:limit]]
+
+
+def _store_layers(space: Space, store: Store, backend: Backend) -> int:
+    """Per-layer tables for the best points that have none yet; returns how many were written."""
+    have = store.layer_keys()
+    todo = [(key, store.get(key).params) for key in best_keys(space, store.records()) if key not in have]
+    n = 0
+    for (key, _), (rows, error) in backend.map(point_layers, todo):
+        if error is None:
+            store.put_layers(key, rows)
+            n += 1
+    return n
 
 
 def _tally(summary: RunSummary, metrics: dict | None, outcome: Outcome) -> None:

@@ -371,8 +371,10 @@ class Space(_Model):
         return sum(c.violation(metrics) for c in self.constraints)
 
     def fingerprint(self, ignore_budget: bool = True) -> str:
-        """A hash of everything that changes results (the budget may grow on resume)."""
+        """A hash of everything that changes results (the budget may grow on resume), the order of the
+        axes included: it is the order of a genome's genes, so it decides which points a seed proposes."""
         d = self.model_dump(mode="json")
+        d["axis_order"] = list(self.axes)
         if ignore_budget:
             d["strategy"].pop("budget", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

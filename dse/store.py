@@ -17,10 +17,25 @@ Schema (``PRAGMA user_version`` = `SCHEMA_VERSION`)::
         k TEXT PRIMARY KEY,            -- 'space' (the space YAML as given), 'fingerprint', 'seed',
         v TEXT NOT NULL                --   'version' (coex version), 'schema' (SCHEMA_VERSION), 'created_at'
     );
+    CREATE TABLE layers (              -- per-layer tables of the run's best points (dse.runner.best_keys)
+        key         TEXT NOT NULL,     -- the point (points.key)
+        workload    TEXT NOT NULL,     -- the workload's label
+        pos         INTEGER NOT NULL,  -- the layer's position in the workload (0, 1, 2, ...)
+        layer       TEXT NOT NULL,     -- the ops' `layer` tag ("other" for ops without one)
+        ops         INTEGER,           -- ops in the layer
+        cycles      REAL,              -- their cycles, summed
+        latency_s   REAL,              -- their busy time, summed (ops that overlap both count)
+        flops       REAL,
+        energy_j    REAL,              -- sums to the workload's energy
+        utilization REAL,              -- MAC-weighted
+        PRIMARY KEY (key, workload, pos)
+    );
 
 The database runs in WAL mode; each finished point is written and committed in its own transaction
 as soon as it completes (before the runner asks for the next batch), so a run killed at any moment
-keeps every point it finished.  A point is written once: ``ON CONFLICT(key) DO NOTHING`` keeps the first row.
+keeps every point it finished.  A point is written once: ``ON CONFLICT(key) DO NOTHING`` keeps the first row;
+so is a point's per-layer table (all its rows in one transaction).  Opening a version-1 store (before
+``layers``) adds the empty table.
 """
 
 from __future__ import annotations
@@ -34,8 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILENAME = "results.sqlite"
+LAYER_COLUMNS = ("ops", "cycles", "latency_s", "flops", "energy_j", "utilization")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -44,6 +60,10 @@ CREATE TABLE IF NOT EXISTS points (
 );
 CREATE INDEX IF NOT EXISTS points_seq ON points(seq);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS layers (
+    key TEXT NOT NULL, workload TEXT NOT NULL, pos INTEGER NOT NULL, layer TEXT NOT NULL, ops INTEGER,
+    cycles REAL, latency_s REAL, flops REAL, energy_j REAL, utilization REAL, PRIMARY KEY (key, workload, pos)
+);
 """
 
 
@@ -69,6 +89,15 @@ def _json_default(x: Any) -> Any:
     if hasattr(x, "item"):  # numpy scalars
         return x.item()
     return str(x)
+
+
+def _number(v: Any) -> float | int | None:
+    """A finite number for a REAL/INTEGER column, else None."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return v if isinstance(v, int) or math.isfinite(v) else None
 
 
 def _dumps(obj: Any) -> str:
@@ -126,6 +155,10 @@ class Store:
             raise ValueError(f"{run_dir}: no {FILENAME} here; is it a run directory made by `dse run --out`?")
         conn = cls._connect(path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 1:  # version 2 only adds the layers table
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             conn.close()
             raise ValueError(f"{path}: schema version {version}; this coex reads version {SCHEMA_VERSION}")
@@ -166,6 +199,22 @@ class Store:
             )
         return cur.rowcount == 1
 
+    def put_layers(self, key: str, rows: list[dict[str, Any]]) -> bool:
+        """Write one point's per-layer table (dicts with ``workload``, ``layer`` and `LAYER_COLUMNS`; a
+        row's position counts within its workload) in one transaction; False if the point had one."""
+        with self._tx():
+            if self.conn.execute("SELECT 1 FROM layers WHERE key = ? LIMIT 1", (key,)).fetchone():
+                return False
+            pos: dict[str, int] = {}
+            for r in rows:
+                w = str(r["workload"])
+                pos[w] = pos.get(w, -1) + 1
+                self.conn.execute(
+                    "INSERT INTO layers(key, workload, pos, layer, ops, cycles, latency_s, flops, energy_j, "
+                    "utilization) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, w, pos[w], str(r["layer"]), *(_number(r.get(c)) for c in LAYER_COLUMNS)))
+        return True
+
     def set_meta(self, k: str, v: Any) -> None:
         with self._tx():
             self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (k, str(v)))
@@ -179,6 +228,20 @@ class Store:
 
     def keys(self) -> set[str]:
         return {k for (k,) in self.conn.execute("SELECT key FROM points")}
+
+    def layer_keys(self) -> set[str]:
+        """Points that have a per-layer table."""
+        return {k for (k,) in self.conn.execute("SELECT DISTINCT key FROM layers")}
+
+    def layers(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Per-layer rows (of one point, or of all), by key, workload and position: dicts with ``key``,
+        ``workload``, ``pos``, ``layer`` and `LAYER_COLUMNS`."""
+        cols = ("key", "workload", "pos", "layer", *LAYER_COLUMNS)
+        sql = f"SELECT {', '.join(cols)} FROM layers"
+        args: tuple = ()
+        if key is not None:
+            sql, args = sql + " WHERE key = ?", (key,)
+        return [dict(zip(cols, row)) for row in self.conn.execute(sql + " ORDER BY key, workload, pos", args)]
 
     def records(self) -> Iterator[Record]:
         """Every stored point, in proposal order."""

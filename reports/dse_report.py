@@ -11,10 +11,17 @@ inlined once, so it opens offline) and a table:
   (1 trace; categorical axes as indexed ticks).
 - ``sensitivity``: per axis (columns) and objective (rows), the best and the median objective over
   feasible points at each axis value (2 traces per cell).
-- the best designs: the Pareto front sorted by the first objective, with their PPA figures.
+- ``layers`` (when the store has per-layer tables, which the runner writes for the best points of runs
+  with the simulator): busy time and energy per layer of the first `LAYER_DESIGNS` best designs, one
+  row of subplots per workload (one bar trace per design, workload and quantity).
+- the best designs: the Pareto front sorted by the first objective, with their PPA figures, and each
+  one's per-layer table (folded) where the store has it.
 
-The number of traces per figure is fixed by the space (`trace_counts`) and written into the page
-as JSON (``<script id="coex-report-meta">``) so a browser test can compare what rendered.
+The number of traces per figure is fixed by the space and the number of designs with per-layer tables
+(`trace_counts`); it is written into the page as JSON (``<script id="coex-report-meta">``: ``figures``,
+the traces per figure; ``drawn``, those a browser draws, see `drawn_traces`; ``points``) so that a
+browser test can compare what rendered.  Besides report.html: points.csv and points.parquet (every point), and
+layers.csv (every stored per-layer row, with the point's key) when there are per-layer tables.
 """
 
 from __future__ import annotations
@@ -31,11 +38,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dse.pareto import REF, hypervolume_by_batch, pareto_mask
+from dse.runner import LAYER_POINTS
 from dse.space import Space
-from dse.store import Store
+from dse.store import LAYER_COLUMNS, Store
 
 PPA_COLUMNS = ("latency_s", "throughput", "energy_j", "power_w", "area_mm2", "edp_js", "perf_per_w",
                "perf_per_mm2", "utilization")
+LAYER_DESIGNS = 5  # best designs drawn in the per-layer figure
 _LABELS = {"latency_s": "latency (s)", "throughput": "throughput (/s)", "energy_j": "energy (J)",
            "edp_js": "EDP (J·s)", "area_mm2": "area (mm²)", "power_w": "power (W)",
            "perf_per_w": "perf/W (/J)", "perf_per_mm2": "perf/mm² (/s/mm²)"}
@@ -43,12 +52,19 @@ _LABELS = {"latency_s": "latency (s)", "throughput": "throughput (/s)", "energy_
 
 def load_run(run_dir: Path | str) -> tuple[Space, pd.DataFrame]:
     """The run's space and one row per stored point (see `points_frame`)."""
+    space, df, _ = load_run_layers(run_dir)
+    return space, df
+
+
+def load_run_layers(run_dir: Path | str) -> tuple[Space, pd.DataFrame, pd.DataFrame]:
+    """`load_run` plus the stored per-layer rows (columns key, workload, pos, layer, `LAYER_COLUMNS`)."""
     with Store.open(run_dir) as store:
         meta = store.meta()
         if "space_json" not in meta:
             raise ValueError(f"{run_dir}: the store has no space (meta.space_json); was the run started by coex?")
         space = Space.model_validate_json(meta["space_json"])
-        return space, points_frame(space, store)
+        layers = pd.DataFrame(store.layers(), columns=["key", "workload", "pos", "layer", *LAYER_COLUMNS])
+        return space, points_frame(space, store), layers
 
 
 def points_frame(space: Space, store: Store) -> pd.DataFrame:
@@ -88,10 +104,20 @@ def _objective_matrix(space: Space, df: pd.DataFrame) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((len(df), 0))
 
 
-def trace_counts(space: Space) -> dict[str, int]:
-    """How many traces each figure of the report has (fixed by the space, not by the results)."""
-    return {"pareto": 3, "hypervolume": 1, "parallel": 1,
-            "sensitivity": 2 * len(space.axes) * len(space.objectives)}
+def trace_counts(space: Space, layer_designs: int = 0) -> dict[str, int]:
+    """How many traces each figure of the report has: fixed by the space, and for ``layers`` (only
+    there when some best designs have per-layer tables) by how many of them are drawn."""
+    counts = {"pareto": 3, "hypervolume": 1, "parallel": 1,
+              "sensitivity": 2 * len(space.axes) * len(space.objectives)}
+    if layer_designs:
+        counts["layers"] = 2 * layer_designs * len(space.workloads)
+    return counts
+
+
+def drawn_traces(fig: go.Figure) -> int:
+    """How many of a figure's traces a browser draws: Plotly skips 2-D traces with no points (an empty
+    "infeasible" group, say); parallel coordinates and 3-D scatters are drawn even when empty."""
+    return sum(1 for t in fig.data if t.type in ("parcoords", "scatter3d") or len(t.x if t.x is not None else ()))
 
 
 def _hover(space: Space, df: pd.DataFrame) -> list[str]:
@@ -229,14 +255,63 @@ def sensitivity_figure(space: Space, df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def best_designs(space: Space, df: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
+def best_designs(space: Space, df: pd.DataFrame, limit: int = LAYER_POINTS) -> pd.DataFrame:
     """The Pareto front sorted by the first objective (at most `limit` rows): axes, then PPA columns."""
     if df.empty or not df["pareto"].any():
         return pd.DataFrame(columns=[*space.axes, *PPA_COLUMNS])
     o = space.objectives[0]
-    front = df[df["pareto"]].sort_values(o.key, ascending=o.sense == "min").head(limit)
+    front = df[df["pareto"]].sort_values(o.key, ascending=o.sense == "min", kind="stable").head(limit)
     cols = [*space.axes, *[c for c in PPA_COLUMNS if c in front.columns], "key"]
     return front[cols].reset_index(drop=True)
+
+
+def _design_label(space: Space, row: pd.Series, rank: int) -> str:
+    """``#rank name=value, ...`` with each axis's last path component where those are unique."""
+    short = {a: a.rsplit(".", 1)[-1] for a in space.axes}
+    if len(set(short.values())) < len(short):
+        short = {a: a for a in space.axes}
+    return f"#{rank} " + ", ".join(f"{short[a]}={_fmt(row[a])}" for a in space.axes)
+
+
+def layer_figure(space: Space, best: pd.DataFrame, layers: pd.DataFrame) -> go.Figure:
+    """Busy time (left) and energy (right) per layer of the best designs in `best` (rows with a `key`
+    present in `layers`), one row of subplots per workload, one bar trace per design and cell."""
+    labels = [w.label for w in space.workloads]
+    titles = [f"{label}: {q}" for label in labels for q in ("busy time (µs)", "energy (µJ)")]
+    fig = make_subplots(rows=len(labels), cols=2, subplot_titles=titles, vertical_spacing=0.3 / len(labels))
+    palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"]
+    for n, (rank, row) in enumerate(best.iterrows()):
+        name = _design_label(space, row, rank + 1)
+        mine = layers[layers["key"] == row["key"]]
+        for r, label in enumerate(labels, start=1):
+            part = mine[mine["workload"] == label].sort_values("pos")
+            for c, (col, scale) in enumerate((("latency_s", 1e6), ("energy_j", 1e6)), start=1):
+                fig.add_bar(x=part["layer"].astype(str), y=part[col] * scale, name=name, legendgroup=name,
+                            showlegend=r == 1 and c == 1, marker_color=palette[n % len(palette)],
+                            customdata=part[["ops", "utilization"]].to_numpy(),
+                            hovertemplate="layer %{x}<br>%{y:.4g}<br>%{customdata[0]} ops, utilisation "
+                                          "%{customdata[1]:.3f}<extra>" + html.escape(name) + "</extra>",
+                            row=r, col=c)
+    fig.update_xaxes(type="category")
+    fig.update_xaxes(title_text="layer", row=len(labels))
+    fig.update_layout(title="Per-layer breakdown of the best designs (busy time sums ops that overlap)",
+                      barmode="group", template="plotly_white", height=max(360, 300 * len(labels)))
+    return fig
+
+
+def _layer_tables_html(space: Space, best: pd.DataFrame, layers: pd.DataFrame) -> str:
+    """A folded per-layer table for each best design that has one."""
+    parts = []
+    for rank, row in best.iterrows():
+        mine = layers[layers["key"] == row["key"]]
+        if mine.empty:
+            continue
+        order = {w.label: i for i, w in enumerate(space.workloads)}
+        mine = mine.assign(_w=mine["workload"].map(order)).sort_values(["_w", "pos"])
+        table = mine[["workload", "layer", *LAYER_COLUMNS]].reset_index(drop=True)
+        parts.append(f"<details><summary>{html.escape(_design_label(space, row, rank + 1))}</summary>"
+                     f"{_table_html(table)}</details>")
+    return "" if not parts else "<h2>Per-layer tables of the best designs</h2>" + "".join(parts)
 
 
 def _table_html(df: pd.DataFrame) -> str:
@@ -246,27 +321,44 @@ def _table_html(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def build(space: Space, df: pd.DataFrame) -> dict[str, go.Figure]:
-    return {"pareto": pareto_figure(space, df), "hypervolume": hypervolume_figure(space, df),
+def build(space: Space, df: pd.DataFrame, layers: pd.DataFrame | None = None) -> dict[str, go.Figure]:
+    figs = {"pareto": pareto_figure(space, df), "hypervolume": hypervolume_figure(space, df),
             "parallel": parallel_figure(space, df), "sensitivity": sensitivity_figure(space, df)}
+    drawn = _layer_designs(space, df, layers)
+    if len(drawn):
+        figs["layers"] = layer_figure(space, drawn, layers)  # type: ignore[arg-type]
+    return figs
+
+
+def _layer_designs(space: Space, df: pd.DataFrame, layers: pd.DataFrame | None,
+                   limit: int = LAYER_DESIGNS) -> pd.DataFrame:
+    """The best designs (ranked as in the table) that have per-layer tables, at most `limit`."""
+    best = best_designs(space, df)
+    if layers is None or layers.empty or best.empty:
+        return best.iloc[0:0]
+    return best[best["key"].isin(set(layers["key"]))].head(limit)
 
 
 def write_dse_report(run_dir: Path | str, out_dir: Path | str | None = None) -> dict[str, Path]:
-    """Write report.html, points.csv and points.parquet (into `out_dir`, default the run directory)."""
+    """Write report.html, points.csv, points.parquet and (with per-layer tables) layers.csv into
+    `out_dir` (default the run directory); returns their paths."""
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir
-    space, df = load_run(run_dir)
+    space, df, layers = load_run_layers(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "csv": out / "points.csv", "parquet": out / "points.parquet"}
     df.to_csv(paths["csv"], index=False)
+    if not layers.empty:
+        paths["layers_csv"] = out / "layers.csv"
+        layers.to_csv(paths["layers_csv"], index=False)
     pq = df.copy()
     for a in space.axes:  # mixed-type axes (numbers and strings) as text for Parquet
         if not _numeric(space.axes[a]) and a in pq:
             pq[a] = pq[a].map(lambda v: None if v is None else str(v))
     pq.to_parquet(paths["parquet"], index=False)
 
-    figs = build(space, df)
-    counts = trace_counts(space)
+    figs = build(space, df, layers)
+    counts = trace_counts(space, len(_layer_designs(space, df, layers)))
     for name, fig in figs.items():
         assert len(fig.data) == counts[name], (name, len(fig.data), counts[name])
     body = "".join(
@@ -292,7 +384,8 @@ def write_dse_report(run_dir: Path | str, out_dir: Path | str | None = None) -> 
     errors = df[df["status"] == "error"]["error"].value_counts().head(10) if n_err else pd.Series(dtype=int)
     errors_html = "" if errors.empty else "<h2>Failed points (most common messages)</h2>" + _table_html(
         pd.DataFrame({"count": errors.values, "error": errors.index}))
-    meta = json.dumps({"figures": counts, "points": len(df)})
+    meta = json.dumps({"figures": counts, "drawn": {name: drawn_traces(fig) for name, fig in figs.items()},
+                       "points": len(df)})
     title = f"DSE report: {space.name}"
     paths["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
@@ -301,7 +394,8 @@ def write_dse_report(run_dir: Path | str, out_dir: Path | str | None = None) -> 
         f"<script type='application/json' id='coex-report-meta'>{meta}</script></head><body>"
         f"<h1>{html.escape(title)}</h1><table>{facts_html}</table>"
         f"<h2>Best designs (Pareto front, by {html.escape(space.objectives[0].metric)})</h2>"
-        f"{_table_html(best_designs(space, df))}{body}{errors_html}</body></html>",
+        f"{_table_html(best_designs(space, df))}{body}{_layer_tables_html(space, best_designs(space, df), layers)}"
+        f"{errors_html}</body></html>",
         encoding="utf-8",
     )
     return paths

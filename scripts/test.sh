@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 need=""
-for tool in iverilog verilator yosys; do command -v "$tool" >/dev/null || need="$need $tool"; done
+for tool in iverilog verilator yosys chromium; do command -v "$tool" >/dev/null || need="$need $tool"; done
 if [ -n "$need" ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iverilog verilator yosys >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iverilog verilator yosys chromium >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

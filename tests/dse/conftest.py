@@ -33,3 +33,24 @@ def toy_space():
         return Space.from_dict(toy_dict(**changes))
 
     return make
+
+
+SIM_SPACE: dict[str, Any] = {  # the simulator on a 2-layer BERT, two workloads: seconds, with per-layer tables
+    "name": "small-bert",
+    "base": "tpu-v1",
+    "axes": {"units.mxu.rows": [32, 64, 128], "units.mxu.cols": [32, 128]},
+    "workloads": [{"name": "bert-base", "kwargs": {"num_hidden_layers": 2, "seq_len": 32}},
+                  {"name": "bert-base", "weight": 2, "kwargs": {"num_hidden_layers": 2, "seq_len": 64}}],
+    "objectives": ["latency", "area"],
+}
+
+
+@pytest.fixture(scope="session")
+def sim_run(tmp_path_factory):
+    """A finished run of `SIM_SPACE` (one worker) and its report: (run_dir, report paths)."""
+    from dse.runner import run
+    from reports.dse_report import write_dse_report
+
+    run_dir = tmp_path_factory.mktemp("sim_run")
+    run(Space.from_dict(copy.deepcopy(SIM_SPACE)), run_dir)
+    return run_dir, write_dse_report(run_dir)

@@ -1,5 +1,5 @@
-"""`dse report`: a self-contained HTML page with a fixed number of traces per figure, and every
-point as CSV and Parquet."""
+"""`dse report`: a self-contained HTML page with a fixed number of traces per figure, per-layer
+breakdowns of the best designs read from the store, and every point as CSV and Parquet."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from dse.pareto import pareto_mask
 from dse.runner import run
-from reports.dse_report import build, hypervolume_table, load_run, trace_counts, write_dse_report
+from reports.dse_report import LAYER_DESIGNS, build, hypervolume_table, load_run, trace_counts, write_dse_report
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_report_files_and_page(toy_run, tmp_path):
     assert page.count("plotly.js v") == 1  # plotly.js inlined once, nothing fetched
     assert not re.search(r"<script[^>]*\ssrc=", page)
     meta = json.loads(re.search(r"id='coex-report-meta'>(.*?)</script>", page).group(1))
-    assert meta == {"figures": {"pareto": 3, "hypervolume": 1, "parallel": 1, "sensitivity": 12}, "points": 36}
+    assert meta["figures"] == {"pareto": 3, "hypervolume": 1, "parallel": 1, "sensitivity": 12}
+    assert meta["points"] == 36 and meta["drawn"]["pareto"] == 3 and meta["drawn"]["parallel"] == 1
     assert page.count("Plotly.newPlot") == 4
     for div in meta["figures"]:
         assert f'id="{div}"' in page
@@ -90,3 +91,18 @@ def test_report_of_an_empty_or_failed_run(tmp_path, toy_space):
     paths = write_dse_report(tmp_path)
     assert "Failed points" in paths["html"].read_text()
     assert len(pd.read_parquet(paths["parquet"])) == 1
+
+
+def test_report_shows_the_stored_per_layer_tables(sim_run):
+    run_dir, paths = sim_run
+    page = paths["html"].read_text()
+    meta = json.loads(re.search(r"id='coex-report-meta'>(.*?)</script>", page).group(1))
+    space, df = load_run(run_dir)
+    n = min(LAYER_DESIGNS, int(df["pareto"].sum()))  # the front's best, drawn
+    assert meta["figures"]["layers"] == meta["drawn"]["layers"] == 2 * n * len(space.workloads)
+    assert 'id="layers"' in page and page.count("<details>") == int(df["pareto"].sum())
+    assert "Per-layer tables of the best designs" in page
+    layers = pd.read_csv(paths["layers_csv"])
+    assert list(layers.columns) == ["key", "workload", "pos", "layer", "ops", "cycles", "latency_s", "flops",
+                                    "energy_j", "utilization"]
+    assert set(layers["key"]) == set(df.loc[df["pareto"], "key"])

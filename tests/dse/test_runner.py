@@ -1,5 +1,6 @@
 """The runner: every point stored once, failures stored and skipped over, determinism across worker
-counts, resume after SIGKILL, and the real simulator behind the default evaluator."""
+counts, resume after SIGKILL, the real simulator behind the default evaluator, and per-layer tables
+of the best points."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dse.runner import aggregate, derive, run
+from dse.runner import LAYER_POINTS, aggregate, best_keys, derive, run
 from dse.space import Space, point_key
 from dse.store import Store
 from tests.dse.conftest import toy_dict
@@ -148,3 +149,40 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
 
     run(Space.from_yaml(space_file), tmp_path / "whole")  # uninterrupted, in this process
     assert rows(run_dir) == rows(tmp_path / "whole")
+
+
+def test_best_points_get_per_layer_tables(sim_run, tmp_path):
+    """The simulator's run stores a per-layer table for each point of its front; each workload's
+    layers sum to that workload's energy; a resume writes none again; evaluators without `layers`
+    (the toy) store none."""
+    run_dir, _ = sim_run
+    with Store.open(run_dir) as s:
+        space = Space.model_validate_json(s.meta()["space_json"])
+        best = best_keys(space, s.records())
+        assert 2 <= len(best) <= LAYER_POINTS and s.layer_keys() == set(best)
+        for key in best:
+            per_workload = s.get(key).metrics["per_workload"]
+            layers = s.layers(key)
+            assert {r["workload"] for r in layers} == set(per_workload)
+            for label, summary in per_workload.items():
+                mine = [r for r in layers if r["workload"] == label]
+                assert [r["pos"] for r in mine] == list(range(len(mine)))
+                assert sum(r["energy_j"] for r in mine) == pytest.approx(summary["energy_j"], rel=1e-9)
+                assert sum(r["ops"] for r in mine) == summary["ops"]
+    assert run(space, run_dir, resume=True).layers == 0
+
+    toy = run(Space.from_dict(toy_dict(strategy={"name": "random", "budget": 10})), tmp_path)
+    with Store.open(tmp_path) as s:
+        assert toy.layers == 0 and s.layer_keys() == set()
+
+
+def test_best_keys_rank_the_feasible_front_by_the_first_objective(tmp_path, toy_space):
+    space = toy_space()
+    run(space, tmp_path)
+    with Store.open(tmp_path) as s:
+        recs = list(s.records())
+    keys = best_keys(space, recs, limit=1000)
+    lat = {r.key: r.metrics["latency_s"] for r in recs if r.metrics}
+    assert [lat[k] for k in keys] == sorted(lat[k] for k in keys)
+    front = [r for r in recs if r.key in keys]
+    assert all(r.metrics["feasible"] for r in front) and len(best_keys(space, recs)) == min(LAYER_POINTS, len(keys))

@@ -150,6 +150,9 @@ def test_fingerprint_ignores_budget_only(toy_space):
     a = toy_space(strategy={"name": "random", "budget": 10})
     assert a.fingerprint() == toy_space(strategy={"name": "random", "budget": 20}).fingerprint()
     assert a.fingerprint() != toy_space(strategy={"name": "random", "budget": 10, "seed": 1}).fingerprint()
+    swapped = toy_space(strategy={"name": "random", "budget": 10},
+                        axes={"units.mxu.cols": "8..256 step 8", "units.mxu.rows": "8..256 step 8"})
+    assert a.fingerprint() != swapped.fingerprint()  # the axes' order decides the points a seed proposes
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)

@@ -3,12 +3,15 @@
 latency_s = 1e-3 * (64 / rows + 64 / cols) + 1e-6 * rows * cols / 64   (wider arrays are faster until
 skew dominates); area_mm2 = 0.01 * rows * cols; energy_j = latency_s * (1 + area_mm2).
 A point with rows * cols > 2**15 raises (an "invalid combination").  Environment:
-COEX_TOY_SLEEP seconds to sleep per point; COEX_TOY_LOG a file that gets one line per evaluation.
+COEX_TOY_SLEEP seconds to sleep per point; COEX_TOY_LOG a file that gets one line per evaluation;
+COEX_TOY_CRASH "ROWS,COLS": the process evaluating that point SIGKILLs itself, as the OOM killer would
+(only ever set it for runs in worker processes).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 
@@ -18,6 +21,8 @@ def evaluate(params: dict) -> dict:
     if os.environ.get("COEX_TOY_LOG"):
         with open(os.environ["COEX_TOY_LOG"], "a") as f:
             f.write(f"{rows},{cols}\n")
+    if os.environ.get("COEX_TOY_CRASH") == f"{rows},{cols}":
+        os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("COEX_TOY_SLEEP"):
         time.sleep(float(os.environ["COEX_TOY_SLEEP"]))
     if rows * cols > 2**15:
@@ -41,3 +46,14 @@ def zdt(params: dict) -> dict:
             (params["units.mxu.count"] - 1) / 3]
     g = 1 + 9 * sum(rest) / len(rest)
     return {"latency_s": f1, "energy_j": g * (1 - (f1 / g) ** 0.5), "area_mm2": 1.0}
+
+
+def die(evaluator: object, params: dict) -> tuple:
+    """A backend task that kills its worker process every time (`dse.backends` task signature)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return None, None
+
+
+def echo(evaluator: object, params: dict) -> tuple:
+    """A backend task that answers with its parameters."""
+    return params, None
