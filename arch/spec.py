@@ -292,15 +292,82 @@ class FpgaUnit(_Unit):
     power: FpgaPower | None = None
 
 
+#: compute formats a GPU's throughput and efficiency tables are keyed by
+GPU_FORMATS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+#: keys of the GPU model's memory-bound tables: op kinds, plus "rmsnorm" (a NORM with affine 1)
+GPU_STREAM_KINDS = ("eltwise", "norm", "rmsnorm", "softmax", "pool", "embed", "scan")
+
+
+def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+    for key in table:
+        if key not in allowed:
+            raise ValueError(f"unknown key {key!r}{_did_you_mean(key, allowed)} expected {what}: {', '.join(allowed)}")
+    return table
+
+
+class GpuEfficiency(Spec):
+    """Named efficiency terms of `sim.gpu`'s GPU model (what each multiplies: that module's docstring).
+
+    Fitted per GPU by ``scripts/fit_gpu.py`` on measured kernel times; the defaults are the H100 SXM5 fit,
+    rounded (a GPU without measurements of its own inherits them)."""
+
+    launch_s: float = Field(3.0e-6, ge=0, description="fixed time of every kernel: launch, prologue, tail (s)")
+    gemm_compute_eff: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: {"fp32": 0.75, "tf32": 0.75, "fp16": 0.75, "bf16": 0.75, "fp8": 0.7, "int8": 0.45},
+        description="fraction of peak tensor (fp32: FMA) throughput in a GEMM's main loop, per compute format")
+    gemm_tile_s: float = Field(9.0e-7, ge=0, description="fixed time per CTA tile: pipeline fill and epilogue (s)")
+    gemm_hbm_eff: float = Field(0.83, gt=0, le=1, description="fraction of HBM bandwidth a GEMM's operands stream at")
+    sm_feed_gbps: PositiveFloat = Field(
+        215.0, description="operand bytes one SM can pull from L2 into shared memory, GB/s (bounds small tiles)")
+    overlap_exponent: float = Field(4.3, ge=1, description="p of the soft roofline (compute^p + memory^p)^(1/p)")
+    stream_hbm_eff: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: {"eltwise": 0.92, "norm": 1.0, "rmsnorm": 1.0, "softmax": 0.74},
+        description="fraction of HBM bandwidth of memory-bound kernels, by op kind ('rmsnorm': a NORM with "
+                    "affine 1; kinds not listed use eltwise's)")
+    stream_vector_eff: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: {"norm": 0.048, "rmsnorm": 0.084, "softmax": 0.091},
+        description="fraction of vector_tflops the FLOPs of memory-bound kernels run at, by op kind (others: 1)")
+    wide_row_eff: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: {"norm": 0.053, "rmsnorm": 0.054, "softmax": 0.031},
+        description="stream_vector_eff for rows of more than 1024 elements (reduced across a CTA instead of "
+                    "within a warp), by op kind (kinds not listed use stream_vector_eff)")
+    attn_compute_eff: float = Field(1.0, gt=0, le=1, description="fraction of tensor peak in fused attention's MMAs")
+    attn_exp_s: float = Field(3.1e-11, ge=0, description="per-SM time per attention score for max/exp/sum (s)")
+    attn_hbm_eff: float = Field(0.93, gt=0, le=1,
+                                description="fraction of HBM bandwidth fused attention streams K/V at")
+    attn_fixed_s: float = Field(4.0e-6, ge=0, description="extra fixed time of a fused attention kernel (s)")
+    source: str | None = None
+
+    @field_validator("gemm_compute_eff")
+    @classmethod
+    def _known_formats(cls, table: dict[str, float]) -> dict[str, float]:
+        return _check_keys(table, GPU_FORMATS, "a compute format")
+
+    @field_validator("stream_hbm_eff", "stream_vector_eff", "wide_row_eff")
+    @classmethod
+    def _known_stream_kinds(cls, table: dict[str, float]) -> dict[str, float]:
+        return _check_keys(table, GPU_STREAM_KINDS, "a memory-bound op kind")
+
+
 class GpuUnit(_Unit):
-    """A GPU: SMs with tensor cores; peak throughput per precision in TFLOP/s (dense)."""
+    """A GPU: SMs with tensor cores; peak throughput per compute format in TFLOP/s (dense, at boost clock).
+
+    ``tensor_tflops`` keys are compute formats (fp32, tf32, fp16, bf16, fp8, int8); fp32 GEMMs without
+    TF32 run on the FMA pipes at ``vector_tflops`` unless an ``fp32`` key says otherwise.
+    ``precision`` is only the format `sim.ppa` prices MAC and vector-FLOP energy at."""
 
     type: Literal["gpu"] = "gpu"
     sms: PositiveInt
     tensor_tflops: dict[str, PositiveFloat]
     vector_tflops: PositiveFloat
     l2_bytes: Bytes
-    launch_overhead_s: PositiveFloat = 4e-6
+    precision: str = "fp16"
+    efficiency: GpuEfficiency = Field(default_factory=GpuEfficiency)
+
+    @field_validator("tensor_tflops")
+    @classmethod
+    def _known_formats(cls, table: dict[str, float]) -> dict[str, float]:
+        return _check_keys(table, GPU_FORMATS, "a compute format")
 
 
 Unit = Annotated[

@@ -441,7 +441,6 @@ def measure(case: Case, device: str, clock: Clock, repeats: int, shrink: bool) -
             except Exception:  # noqa: BLE001
                 pass
     times = sorted(clock.span(body) / calls for _ in range(repeats))
-    del graph, body, run
     return {"time_s": statistics.median(times), "time_min_s": times[0], "time_max_s": times[-1], "calls": calls,
             "repeats": repeats, "copies": copies, "mode": mode, "note": note}
 
@@ -467,7 +466,8 @@ def provenance(device: str) -> dict[str, Any]:
         p = torch.cuda.get_device_properties(0)
         info.update(gpu=p.name, sms=p.multi_processor_count, memory_bytes=p.total_memory,
                     capability=f"{p.major}.{p.minor}", l2_bytes=getattr(p, "L2_cache_size", None),
-                    cudnn=torch.backends.cudnn.version(), nvidia_smi_fields=SMI_FIELDS, nvidia_smi_before=_smi(SMI_FIELDS))
+                    cudnn=torch.backends.cudnn.version(), nvidia_smi_fields=SMI_FIELDS,
+                    nvidia_smi_before=_smi(SMI_FIELDS))
         driver = _smi("driver_version")
         info["driver"] = driver.splitlines()[0] if driver else ""
     else:
@@ -513,7 +513,8 @@ class SmiSampler:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "gpu_h100.csv"), help="CSV path")
-    ap.add_argument("--dry-run", action="store_true", help="run every case at toy size on CPU (checks the list and the CSV)")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="run every case at toy size on CPU (checks the list and the CSV)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--budget-s", type=float, default=330.0, help="skip the remaining cases after this many seconds")
     ap.add_argument("--only", default="", help="comma-separated families to measure (default: all)")

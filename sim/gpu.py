@@ -1,0 +1,298 @@
+"""GPU cost model: one op is one kernel (GEMMs as waves of CTA tiles, memory-bound kernels as bytes over
+achieved HBM bandwidth, attention as one fused flash-attention kernel), with named efficiency terms
+fitted to measured H100 kernel times (``scripts/fit_gpu.py``, ``data/gpu/``).
+
+Every time below is in seconds; ``e`` is the unit's `arch.spec.GpuEfficiency`, ``S`` its SM count,
+``B`` the first off-chip tier's bandwidth, ``L`` the first on-chip tier's (the L2).  An op's time is
+turned into cycles at ``tech.clock_hz``.  Ops with no work (an expert no token was routed to) take 0.
+
+Formats
+-------
+A matmul computes in the wider of its operand formats (weight-only quantisation dequantises into
+the activation format; int4/int2/ternary count as int8, fp8_e4m3/e5m2 as fp8), at
+``tensor_tflops[fmt]`` per second (fp32 without a key: ``vector_tflops``).  A format the GPU lacks
+falls back to the next wider one (`FALLBACK`: fp8 and int8 to fp16, tf32 to fp32).  Outputs are written
+at the activation width, except int8 (``acc_bits``: int32, as cuBLAS and ``torch._int_mm``) and fp8 (16-bit,
+as ``torch._scaled_mm`` to bf16).
+
+GEMM (GEMM, ROUTER, CONV2D as an implicit GEMM over ``op.mnk``)
+---------------------------------------------------------------
+For each CTA tile ``tm x tn`` in `TILES` and split-K factor ``s`` in `SPLITS` (split only when the
+tiles do not fill one wave, with at least 256 of K per split), with ``T = batch * ceil(M/tm) * ceil(N/tn) * s``
+tiles and ``k = ceil(K / s)``::
+
+    tile    = max(2 tm tn k / (P/S * gemm_compute_eff[fmt]),          MMA main loop on one SM
+                  (tm a + tn w) k / (sm_feed_gbps 1e9))                its operands fed from L2 to the SM
+              + gemm_tile_s
+    compute = ceil(T / S) * tile                                       waves over the SMs, tail included
+              + [s > 1] 2 s batch M N 4 / L                            fp32 partial sums via the L2
+    memory  = (A + B + C) / (B * gemm_hbm_eff)                         compulsory bytes
+    time    = launch_s + (compute^p + memory^p)^(1/p),   p = overlap_exponent
+
+and the GEMM takes the fastest (tile, split): a well-tuned library's choice.  ``a``, ``w`` are operand bytes
+per element.  A, B, C are each moved once (tile re-reads are assumed to hit the 50 MB L2).
+
+Memory-bound kernels (ELTWISE, NORM, SOFTMAX, POOL, EMBED, SCAN)
+----------------------------------------------------------------
+::
+
+    time = launch_s + ((op.bytes / (B * stream_hbm_eff[kind]))^p + (op.flops / R)^p)^(1/p)
+    R    = vector_tflops * stream_vector_eff[kind]    (wide_row_eff[kind] for rows of > 1024 elements)
+
+The second term is the kernel's instruction throughput, counted in the IR's FLOPs per element: row-wise
+reductions (softmax, norms) are far from the FMA peak (shuffles, block syncs, exp, division), and
+rows wider than a warp's 1024 elements need a CTA-wide reduction, slower still.  ``kind`` is the op kind,
+except that RMSNorm (a NORM with ``affine == 1``: one reduction per row, LayerNorm's two) is ``rmsnorm``.
+
+Attention (ATTN_SCORE and ATTN_CONTEXT are the two halves of one fused kernel)
+-------------------------------------------------------------------------------
+From either half: ``bh = op.batch`` query heads, ``Sq = M``, ``Skv`` and ``d``, ``g = dims["kv_group"]``
+query heads per K/V head, ``dims["causal"]`` (0 unless set).  Query tiles of ``TQ = 128`` rows per head
+(decode-like ops, ``g Sq <= TQ``, pack a K/V head's ``g Sq`` query rows into one tile and split the keys
+over the idle SMs, flash-decoding style).  A tile of ``r`` rows over ``n`` keys takes on one SM::
+
+    n * (4 d max(r, 64) / (P/S * attn_compute_eff) + r * attn_exp_s)
+
+(its two MMAs, padded to 64 rows, plus the max/exp/sum of each score).  Causal tiles see only the keys up
+to their last row.  Uniform tiles run in ``ceil(T / S)`` waves; unequal causal tiles are scheduled
+dynamically and take Graham's list-scheduling bound ``total / S + longest`` (at most the uniform time).
+Memory: Q and O once, K and V once per K/V head, at ``attn_hbm_eff``.
+``time = launch_s + attn_fixed_s + (compute^p + memory^p)^(1/p)``; each half is charged half of it, so
+that ``score + context`` is the fused kernel (`scripts/fit_gpu.py` compares measured SDPA with the sum).
+An unfused graph's softmax between the halves is still charged as its own kernel, which a GPU running
+fused attention does not launch (a few microseconds per layer in decode).
+
+Counts: ``mac`` (``op.macs``), ``vector_flop`` (other ops' FLOPs), ``sram_read_bytes`` /
+``sram_write_bytes`` (every operand and result passes the L2), ``dram_read_bytes`` /
+``dram_write_bytes``; ``tier_bytes`` holds the off-chip bytes (the engine's DMA at peak bandwidth
+never outlasts the op, whose memory term runs at an efficiency <= 1).
+
+Left out: L2 residency between kernels (every kernel streams its operands from HBM, as measured
+with rotated buffers), clock and power throttling (absorbed by the efficiencies), library heuristics
+that pick a slower tile than the best, split-K reduction kernels, multi-GPU, sparsity, and GPU
+compute energy beyond ``sim.ppa``'s per-MAC figures for ``unit.precision``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.cost import OpCost, cost_model
+from workloads.op import Op, OpKind
+
+GEMM_KINDS = frozenset({OpKind.GEMM, OpKind.ROUTER, OpKind.CONV2D})
+ATTN_KINDS = frozenset({OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT})
+STREAM_KINDS = frozenset({OpKind.ELTWISE, OpKind.NORM, OpKind.SOFTMAX, OpKind.POOL, OpKind.EMBED, OpKind.SCAN})
+ROW_KINDS = frozenset({OpKind.NORM, OpKind.SOFTMAX})
+KINDS = GEMM_KINDS | ATTN_KINDS | STREAM_KINDS
+
+#: CTA tile shapes (rows of C, columns of C) a GEMM library chooses among.
+TILES = ((128, 256), (256, 128), (128, 128), (64, 256), (64, 128), (128, 64), (64, 64))
+#: split-K factors.
+SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)
+#: query rows per fused-attention tile; MMA rows are padded to at least `MMA_ROWS`.
+TQ, MMA_ROWS = 128, 64
+#: number format -> the compute format it runs in.
+ALIAS = {"fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "int4": "int8", "int2": "int8", "ternary": "int8",
+         "int16": "fp16", "int32": "fp32"}
+#: compute format -> formats tried in order when the GPU lacks it.
+FALLBACK = {"fp8": ("fp8", "fp16", "bf16"), "int8": ("int8", "fp16", "bf16"), "tf32": ("tf32", "fp32"),
+            "bf16": ("bf16", "fp16"), "fp16": ("fp16", "bf16"), "fp32": ("fp32",)}
+_BITS = {"fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8}
+WARP_ROW = 1024  # rows up to this many elements are reduced within one warp
+
+
+def compute_format(op: Op) -> str:
+    """The format a matmul op computes in: the wider of its operand formats (module docstring)."""
+    a, w = (ALIAS.get(f, f) for f in (op.a_format, op.w_format))
+    return w if _BITS.get(w, 0) > _BITS.get(a, 0) else a
+
+
+def peak_flops(unit, fmt: str) -> tuple[str, float]:
+    """(format used, peak FLOP/s) of `fmt` on `unit`, falling back along `FALLBACK`."""
+    for f in FALLBACK.get(fmt, (fmt,)):
+        if f in unit.tensor_tflops:
+            return f, unit.tensor_tflops[f] * 1e12
+        if f == "fp32":
+            return f, unit.vector_tflops * 1e12
+    raise ValueError(f"unit {unit.name!r} has no throughput for format {fmt!r}; tensor_tflops has "
+                     f"{sorted(unit.tensor_tflops)}")
+
+
+def _soft(a: float, b: float, p: float) -> float:
+    hi = max(a, b)
+    if hi == 0.0:
+        return 0.0
+    return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+
+
+def _out_bytes_per_elem(op: Op) -> float:
+    fmt = ALIAS.get(op.a_format, op.a_format)
+    if fmt == "int8":
+        return op.acc_bits / 8
+    if fmt == "fp8":
+        return 2.0
+    return op.a_bits / 8
+
+
+def bandwidths(accelerator) -> tuple[float, float]:
+    """(HBM, L2) bytes per second: the first off-chip and first on-chip tiers (L2 infinite without one)."""
+    if not accelerator.off_chip:
+        raise ValueError(f"{accelerator.name!r}: the GPU model needs an off-chip memory tier (HBM); tiers are "
+                         f"{[m.name for m in accelerator.memory]}")
+    clock = accelerator.tech.clock_hz
+    hbm = accelerator.off_chip[0].bytes_per_s(clock)
+    l2 = accelerator.on_chip[0].bytes_per_s(clock) if accelerator.on_chip else math.inf
+    return hbm, l2
+
+
+def gemm_time(op: Op, unit, hbm: float, l2: float) -> tuple[float, float, tuple[int, int, int]]:
+    """(time, compute term, (tm, tn, split)) of a matmul op (module docstring)."""
+    e = unit.efficiency
+    m, n, k = op.mnk
+    batch = op.batch
+    if not (m and n and k and batch):
+        return 0.0, 0.0, (0, 0, 0)
+    fmt, peak = peak_flops(unit, compute_format(op))
+    sms = unit.sms
+    mma = peak / sms * e.gemm_compute_eff.get(fmt, 0.75)
+    feed = e.sm_feed_gbps * 1e9
+    a, w = op.a_bits / 8, op.w_bits / 8
+    base = op.input_bytes + op.weight_bytes + op.elements * _out_bytes_per_elem(op)
+    hbm_rate = hbm * e.gemm_hbm_eff
+    p = e.overlap_exponent
+    best = (math.inf, 0.0, (0, 0, 0))
+    for tm, tn in TILES:
+        mn_tiles = batch * -(-m // tm) * -(-n // tn)
+        for s in SPLITS:
+            if s > 1 and (mn_tiles >= sms or k < 256 * s):
+                break
+            kk = -(-k // s)
+            tile = max(2.0 * tm * tn * kk / mma, (tm * a + tn * w) * kk / feed) + e.gemm_tile_s
+            compute = -(-(mn_tiles * s) // sms) * tile
+            if s > 1:  # fp32 partial sums written and read back through the L2
+                compute += 2.0 * s * batch * m * n * 4 / l2
+            t = _soft(compute, base / hbm_rate, p)
+            if t < best[0]:
+                best = (t, compute, (tm, tn, s))
+    return e.launch_s + best[0], best[1], best[2]
+
+
+def attention_geometry(op: Op) -> tuple[int, int, int, int, int, bool]:
+    """(query heads, Sq, Skv, head dim, kv_group, causal) of either attention half."""
+    d = op.dims
+    if op.kind is OpKind.ATTN_SCORE:
+        sq, skv, hd = d["M"], d["N"], d["K"]
+    else:
+        sq, hd, skv = d["M"], d["N"], d["K"]
+    return op.batch, sq, skv, hd, max(1, d.get("kv_group", 1)), bool(d.get("causal", 0))
+
+
+def attention_time(op: Op, unit, hbm: float) -> tuple[float, float]:
+    """(time, compute term) of the whole fused attention kernel one half of `op` belongs to."""
+    e = unit.efficiency
+    bh, sq, skv, hd, group, causal = attention_geometry(op)
+    if not (bh and sq and skv and hd):
+        return 0.0, 0.0
+    _, peak = peak_flops(unit, compute_format(op))
+    sms = unit.sms
+    mma_per_row_key = 4.0 * hd / (peak / sms * e.attn_compute_eff)
+    kv_heads = max(1, bh // group)
+    ab = op.a_bits / 8
+    memory = (2 * bh * sq * hd + 2 * kv_heads * skv * hd) * ab / (hbm * e.attn_hbm_eff)
+
+    def tile_s(rows: int, keys: int) -> float:
+        return keys * (max(rows, MMA_ROWS) * mma_per_row_key + rows * e.attn_exp_s)
+
+    if group * sq <= TQ and not causal:  # decode-like: one packed tile per K/V head, keys split over idle SMs
+        splits = max(1, min(sms // kv_heads, -(-skv // 256)))
+        keys = -(-skv // splits)
+        compute = -(-(kv_heads * splits) // sms) * tile_s(group * sq, keys)
+    else:
+        q_tiles = -(-sq // TQ)
+        last = sq - (q_tiles - 1) * TQ
+        if not causal:
+            compute = -(-(bh * q_tiles) // sms) * tile_s(min(sq, TQ), skv)
+        else:  # query row r sees keys up to skv - sq + r
+            works = [tile_s(TQ if i < q_tiles - 1 else last, min(skv, skv - sq + min(sq, (i + 1) * TQ)))
+                     for i in range(q_tiles)]
+            uniform = -(-(bh * q_tiles) // sms) * tile_s(min(sq, TQ), skv)
+            compute = min(bh * sum(works) / sms + max(works), uniform)
+    return e.launch_s + e.attn_fixed_s + _soft(compute, memory, e.overlap_exponent), compute
+
+
+def stream_key(op: Op) -> str:
+    """Key of a memory-bound op in the ``stream_*`` efficiency tables: its kind, except that a NORM with one
+    parameter per column (``affine == 1``) is ``"rmsnorm"`` (one reduction per row instead of two)."""
+    if op.kind is OpKind.NORM and op.dims.get("affine", 1) == 1:
+        return "rmsnorm"
+    return op.kind.value
+
+
+def stream_time(op: Op, unit, hbm: float) -> tuple[float, float]:
+    """(time, compute term) of a memory-bound kernel (module docstring)."""
+    e = unit.efficiency
+    nbytes = op.bytes
+    if not nbytes:
+        return 0.0, 0.0
+    kind = stream_key(op)
+    eff = e.stream_hbm_eff.get(kind, e.stream_hbm_eff.get("eltwise", 0.9))
+    table = e.wide_row_eff if op.kind in ROW_KINDS and op.dims["cols"] > WARP_ROW else e.stream_vector_eff
+    rate = unit.vector_tflops * 1e12 * table.get(kind, e.stream_vector_eff.get(kind, 1.0))
+    compute = op.flops / rate
+    return e.launch_s + _soft(nbytes / (hbm * eff), compute, e.overlap_exponent), compute
+
+
+def moved_bytes(op: Op) -> tuple[float, float]:
+    """(read, written) bytes of `op`'s kernel; an attention half moves its share of the fused kernel's
+    (score: Q and K; context: V and O; the score matrix never leaves the SMs)."""
+    if op.kind in ATTN_KINDS:
+        bh, sq, skv, hd, group, _ = attention_geometry(op)
+        ab = op.a_bits / 8
+        kv = max(1, bh // group) * skv * hd * ab
+        return ((bh * sq * hd * ab + kv, 0.0) if op.kind is OpKind.ATTN_SCORE else (kv, bh * sq * hd * ab))
+    if op.is_matmul:
+        return op.input_bytes + op.weight_bytes, op.elements * _out_bytes_per_elem(op)
+    return op.input_bytes + op.weight_bytes, op.output_bytes
+
+
+def kernel_time_s(op: Op, unit, hbm: float, l2: float = math.inf) -> float:
+    """Seconds `op` takes on GPU `unit` with HBM bandwidth `hbm` and L2 bandwidth `l2` (bytes/s).
+    An attention half returns half of its fused kernel.  (The fitting script calls this directly.)"""
+    if op.kind in GEMM_KINDS:
+        return gemm_time(op, unit, hbm, l2)[0]
+    if op.kind in ATTN_KINDS:
+        return attention_time(op, unit, hbm)[0] / 2
+    if op.kind in STREAM_KINDS:
+        return stream_time(op, unit, hbm)[0]
+    raise ValueError(f"the GPU model has no formula for op kind {op.kind.value!r}; it covers "
+                     f"{sorted(k.value for k in KINDS)}")
+
+
+@cost_model("gpu", kinds=KINDS)
+def cost(op: Op, unit, accelerator) -> OpCost:
+    """Cost of `op` on a `GpuUnit` of `accelerator` (model: module docstring)."""
+    hbm, l2 = bandwidths(accelerator)
+    clock = accelerator.tech.clock_hz
+    if op.kind in GEMM_KINDS:
+        t, compute, _ = gemm_time(op, unit, hbm, l2)
+    elif op.kind in ATTN_KINDS:
+        t, compute = attention_time(op, unit, hbm)
+        t, compute = t / 2, compute / 2
+    else:
+        t, compute = stream_time(op, unit, hbm)
+    cycles = math.ceil(t * clock)
+    compute_cycles = min(cycles, math.ceil((compute + (unit.efficiency.launch_s if t else 0.0)) * clock))
+    read, write = moved_bytes(op)
+    if op.is_matmul:
+        counts = {"mac": float(op.macs)}
+        peak = peak_flops(unit, compute_format(op))[1]
+    else:
+        counts = {"vector_flop": float(op.flops)}
+        peak = unit.vector_tflops * 1e12
+    counts.update(sram_read_bytes=float(read), sram_write_bytes=float(write), dram_read_bytes=float(read),
+                  dram_write_bytes=float(write))
+    hbm_tier = accelerator.off_chip[0].name
+    return OpCost(unit=unit.name, cycles=cycles, compute_cycles=compute_cycles, stall_cycles=cycles - compute_cycles,
+                  tier_bytes={hbm_tier: float(read + write)} if read + write else {}, counts=counts,
+                  utilization=min(1.0, op.flops / (peak * t)) if t else 0.0)
