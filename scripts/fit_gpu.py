@@ -230,7 +230,7 @@ BEGIN, END = "# >>> fitted by scripts/fit_gpu.py (do not edit by hand)", "# <<< 
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.4g}"
+    return f"{x:.4g}"
 
 
 def efficiency_yaml(eff: GpuEfficiency, indent: str) -> str:

@@ -1,6 +1,6 @@
 """Measure kernel times on a real GPU with PyTorch, for fitting and validating `sim.gpu`.
 
-    python scripts/measure_gpu.py --out data/gpu/gpu_h100.csv      # on a CUDA machine (about 4-6 min)
+    python scripts/measure_gpu.py --out data/gpu/gpu_h100.csv      # on a CUDA machine (33 s on an H100)
     python scripts/measure_gpu.py --dry-run --out /tmp/gpu.csv     # anywhere: every case at toy size on CPU
 
 What it measures (one CSV row per case, see `COLUMNS`)
