@@ -106,6 +106,19 @@ class MemoryTier(Spec):
     timing: DramTiming | str | None = None
     source: str | None = None
 
+    @field_validator("timing")
+    @classmethod
+    def _named_timing(cls, timing: DramTiming | str | None) -> DramTiming | None:
+        """``timing: hbm2`` names a preset of `arch.dram_timings`; the tier then holds its `DramTiming`."""
+        if not isinstance(timing, str):
+            return timing
+        from arch.dram_timings import DRAM_TIMINGS, dram_timing
+
+        if timing not in DRAM_TIMINGS:
+            raise ValueError(f"unknown DRAM timing{_did_you_mean(timing, DRAM_TIMINGS)} "
+                             f"expected one of {', '.join(DRAM_TIMINGS)}")
+        return dram_timing(timing)
+
     @model_validator(mode="after")
     def _has_bandwidth(self) -> MemoryTier:
         if self.bandwidth_gbps is None and self.read_bytes_per_cycle is None:
