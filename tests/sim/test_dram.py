@@ -239,3 +239,11 @@ def test_unknown_timing_name_is_an_arch_error_listing_the_known_names():
     msg = str(e.value)
     assert "memory[1] (hbm).timing" in msg and "'hbm4'" in msg and "did you mean 'hbm3'" in msg
     assert all(name in msg for name in DRAM_TIMINGS)
+
+
+def test_neupims_hbm_timing_streams_at_its_stated_bandwidth():
+    """neupims.yaml: 32 channels x 128 bit (2 pseudo-channels of 64) at 2 x 1 GHz = 1024 GB/s."""
+    tier = arch.load("neupims").tier("hbm")
+    assert peak_bandwidth(tier.timing) == pytest.approx(tier.bandwidth_gbps * 1e9)
+    got = effective_bandwidth(tier.timing, "stream")
+    assert got == pytest.approx(tier.bandwidth_gbps * 1e9 * (1 - refresh_overhead(tier.timing)), rel=0.05)
