@@ -24,6 +24,7 @@ import arch
 import sim
 import workloads
 from sim import gpu
+from tests.validation.side_by_side import write_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIAN_TOL, P90_TOL = 0.10, 0.25
@@ -67,13 +68,9 @@ def table(held_out) -> pd.DataFrame:
 def report(request):
     """Print the error table and the layer comparison once the module's tests have run."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not _REPORT:
+    if not _REPORT:
         return
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        for line in _REPORT:
-            reporter.write_line(line)
+    write_lines(request.config, _REPORT)
 
 
 def test_split_is_half_and_disjoint():

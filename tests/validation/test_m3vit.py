@@ -48,6 +48,7 @@ from reports import timeline
 from sim import fpga, simulate
 from workloads import zoo
 from workloads.config import from_config
+from tests.validation.side_by_side import write_lines
 
 PUBLISHED = {
     "flops": (0.88, "arXiv 2210.14793 abstract: single-task inference FLOPs reduced by 88%"),
@@ -91,16 +92,12 @@ def priced(which: str):
 def side_by_side(request):
     """Print measured vs published once the module's tests have run."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not _ROWS:
+    if not _ROWS:
         return
     lines = ["", "M3ViT on ZCU104 (arXiv 2210.14793)",
              f"{'quantity':<50} {'published':>10} {'measured':>16}  verdict"]
     lines += [f"{q:<50} {p:>10} {m:>16}  {v}" for q, p, m, v in _ROWS]
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        for line in lines:
-            reporter.write_line(line)
+    write_lines(request.config, lines)
 
 
 def test_flops_reduction_of_single_task_inference():

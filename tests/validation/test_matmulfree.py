@@ -36,6 +36,7 @@ import pytest
 import arch
 from sim import fpga, simulate
 from workloads import zoo
+from tests.validation.side_by_side import write_lines
 
 PUBLISHED = {
     "tokens_per_s": (23.8, "arXiv 2406.02528 FPGA section (recalled): 1.3B projected 42 ms/token = 23.8 tokens/s"),
@@ -60,16 +61,12 @@ MEASURED_TOKENS_PER_S = run().summary["tokens_per_s"]
 @pytest.fixture(scope="module", autouse=True)
 def side_by_side(request):
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not _ROWS:
+    if not _ROWS:
         return
     lines = ["", "MatMul-free LM 1.3B on an FPGA (arXiv 2406.02528)",
              f"{'quantity':<46} {'published':>10} {'measured':>10}  verdict"]
     lines += [f"{q:<46} {p:>10} {m:>10}  {v}" for q, p, m, v in _ROWS]
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        for line in lines:
-            reporter.write_line(line)
+    write_lines(request.config, lines)
 
 
 def test_power_of_the_published_configuration():

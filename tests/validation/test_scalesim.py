@@ -11,6 +11,7 @@ import pytest
 
 from sim.systolic import compute_cycles
 from workloads import conv2d, gemm
+from tests.validation.side_by_side import write_lines
 
 DATA = Path(__file__).parent / "data" / "scalesim_public.csv"
 
@@ -41,16 +42,12 @@ _SEEN: list[tuple[str, int, int]] = []
 def side_by_side(request):
     """Print ours vs SCALE-Sim's for every case once the module's tests have run."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not _SEEN:
+    if not _SEEN:
         return
     lines = ["", f"{'case':<44} {'coex':>9} {'SCALE-Sim':>9}  match"]
     lines += [f"{name:<44} {ours:>9} {theirs:>9}  {'yes' if ours == theirs else 'NO'}" for name, ours, theirs in _SEEN]
     lines.append(f"{sum(o == t for _, o, t in _SEEN)}/{len(_SEEN)} cases match SCALE-Sim exactly")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        for line in lines:
-            reporter.write_line(line)
+    write_lines(request.config, lines)
 
 
 def test_csv_holds_the_public_cases():
