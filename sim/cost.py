@@ -3,6 +3,13 @@
 A cost model is a pure function ``cost(op, unit, accelerator) -> OpCost`` registered for one unit
 `type` with ``@cost_model("systolic", kinds=...)``.  The engine looks models up by the unit's type and
 never branches on families itself; an unknown type fails listing the registered names.
+
+A family may also register a *graph pass* with ``@graph_pass("pim")``: a pure function
+``pass_(graph, accelerator) -> Graph`` that `sim.simulate` applies before scheduling when the accelerator
+has a unit of that type (in accelerator unit order, each type once).  Passes are how a family decides
+things that one op at a time cannot: which unit runs each op (pin it with the ``unit`` tag), fusing a
+subgraph into one op, splitting a batch into sub-batches.  A pass must return a new graph (or the same
+one untouched), never mutate its input.
 """
 
 from __future__ import annotations
@@ -61,6 +68,36 @@ def cost_model(unit_type: str, kinds: Iterable[OpKind]) -> Callable[[CostFn], Co
         return fn
 
     return deco
+
+
+GraphPassFn = Callable[[Any, Any], Any]
+_PASSES: dict[str, GraphPassFn] = {}
+
+
+def graph_pass(unit_type: str) -> Callable[[GraphPassFn], GraphPassFn]:
+    """Register `fn(graph, accelerator) -> Graph` as the graph pass of units of `unit_type`."""
+
+    def deco(fn: GraphPassFn) -> GraphPassFn:
+        if unit_type in _PASSES and _PASSES[unit_type] is not fn:
+            raise ValueError(f"a graph pass for unit type {unit_type!r} is already registered")
+        _PASSES[unit_type] = fn
+        return fn
+
+    return deco
+
+
+def prepare(graph: Any, accelerator: Any) -> Any:
+    """Apply the graph passes of the unit types present in `accelerator` (unit order, each type once)."""
+    _ensure_loaded()
+    seen: set[str] = set()
+    for unit in accelerator.units:
+        if unit.type in seen:
+            continue
+        seen.add(unit.type)
+        fn = _PASSES.get(unit.type)
+        if fn is not None:
+            graph = fn(graph, accelerator)
+    return graph
 
 
 def _ensure_loaded() -> None:

@@ -192,3 +192,40 @@ def test_same_graph_same_timeline():
     g.add(op("l", 3, dram=2), [s])
     g.add(op("r", 5, dram=3), [s])
     assert timeline(g, machine("a", "b")) == timeline(g, machine("a", "b"))
+
+
+def test_graph_pass_runs_only_for_unit_types_present_and_its_graph_is_simulated():
+    """A registered graph pass sees the graph before scheduling, only on accelerators with its unit type,
+    and the graph it returns is the one simulated."""
+    import arch
+    import sim
+    from sim import cost as cost_mod
+    from workloads import gemm
+    from workloads.graph import Graph
+
+    seen = []
+
+    def double(graph, accelerator):
+        seen.append(accelerator.name)
+        out = Graph(graph.name)
+        prev = None
+        for op in graph.ops():
+            for i in range(2):
+                new = op.replace(name=f"{op.name}.{i}")
+                out.add(new, [prev] if prev else [])
+                prev = new.name
+        return out
+
+    saved = cost_mod._PASSES.get("vector")
+    cost_mod._PASSES["vector"] = double
+    try:
+        sim.simulate(gemm(64, 64, 64), arch.load("h100"))  # a GPU: no vector unit, the pass does not run
+        assert seen == []
+        r = sim.simulate(gemm(64, 64, 64), arch.load("tpu-v1"))  # has a vector unit
+        assert seen == ["tpu-v1"]
+        assert len(r.per_op) == 2
+    finally:
+        if saved is None:
+            cost_mod._PASSES.pop("vector", None)
+        else:
+            cost_mod._PASSES["vector"] = saved
