@@ -4,14 +4,16 @@
 
 is the one entry point.  A single `Op` becomes a one-node `Graph`.  The accelerator is an
 `arch.Accelerator` (load YAML with `arch.load`; `sim` never reads files).  See `sim.engine` for the
-scheduling and overlap model, `sim.cost` for cost models and graph passes, `sim.ppa` for energy and area, `sim.result` for the table and summary.
+scheduling and overlap model, `sim.cost` for cost models, graph passes and result passes (a family's
+pricing of the whole run, applied after `build`: FPGA power, GPU power and die area), `sim.ppa` for energy
+and area, `sim.result` for the table and summary.
 """
 
 from __future__ import annotations
 
 import sim.families  # noqa: F401  (registers every cost-model family; makes sim.systolic etc. attributes)
 from sim import engine
-from sim.cost import OpCost, prepare
+from sim.cost import OpCost, finish, prepare
 from sim.engine import UnsupportedOpError
 from sim.ppa import priced_cost
 from sim.result import Result, build
@@ -41,4 +43,5 @@ def simulate(graph_or_op, accelerator, *, trace: bool = False) -> Result:
     graph = prepare(graph, accelerator)
     key = engine.accelerator_key(accelerator)
     timeline = engine.run(graph, accelerator, trace=trace, cost=lambda sig, unit: priced_cost(sig, unit, key))
-    return build(graph, accelerator, timeline, key, trace=trace)
+    result = build(graph, accelerator, timeline, key, trace=trace)
+    return finish(result, graph, accelerator)

@@ -10,6 +10,12 @@ has a unit of that type (in accelerator unit order, each type once).  Passes are
 things that one op at a time cannot: which unit runs each op (pin it with the ``unit`` tag), fusing a
 subgraph into one op, splitting a batch into sub-batches.  A pass must return a new graph (or the same
 one untouched), never mutate its input.
+
+A family may also register a *result pass* with ``@result_pass("fpga")``: a pure function
+``pass_(result, graph, accelerator) -> Result`` that `sim.simulate` applies after the `Result` is built
+(same order rule as graph passes).  Result passes are how a family prices what needs the whole run's
+timeline rather than one op's counts: static power over wall time, a board power cap, a die area that
+replaces the block-by-block estimate.  A pass returns a new `Result`; it never mutates its input.
 """
 
 from __future__ import annotations
@@ -98,6 +104,36 @@ def prepare(graph: Any, accelerator: Any) -> Any:
         if fn is not None:
             graph = fn(graph, accelerator)
     return graph
+
+
+ResultPassFn = Callable[[Any, Any, Any], Any]
+_RESULT_PASSES: dict[str, ResultPassFn] = {}
+
+
+def result_pass(unit_type: str) -> Callable[[ResultPassFn], ResultPassFn]:
+    """Register `fn(result, graph, accelerator) -> Result` as the result pass of units of `unit_type`."""
+
+    def deco(fn: ResultPassFn) -> ResultPassFn:
+        if unit_type in _RESULT_PASSES and _RESULT_PASSES[unit_type] is not fn:
+            raise ValueError(f"a result pass for unit type {unit_type!r} is already registered")
+        _RESULT_PASSES[unit_type] = fn
+        return fn
+
+    return deco
+
+
+def finish(result: Any, graph: Any, accelerator: Any) -> Any:
+    """Apply the result passes of the unit types present in `accelerator` (unit order, each type once)."""
+    _ensure_loaded()
+    seen: set[str] = set()
+    for unit in accelerator.units:
+        if unit.type in seen:
+            continue
+        seen.add(unit.type)
+        fn = _RESULT_PASSES.get(unit.type)
+        if fn is not None:
+            result = fn(result, graph, accelerator)
+    return result
 
 
 def _ensure_loaded() -> None:

@@ -53,8 +53,10 @@ XPE-style: static power plus dynamic energy per resource and activity.  Dynamic 
 - ``dram``:  off-chip bytes x the tier's energy per byte (`sim.ppa.dram_pj_per_byte`);
 - ``static`` and ``board``: ``power.static_w`` and ``power.board_w`` over the run.
 
-`simulate` prices FPGA units like any other (`sim.ppa`: only their DRAM bytes, since FPGA counts use
-their own keys); `price(result, graph, accelerator)` returns the result with the FPGA energy above.
+`price` is FPGA's result pass (`sim.cost.result_pass`): `sim.simulate` applies it after building the
+result, so ``simulate(graph, fpga_accelerator).summary["energy_j"]`` is this model's figure (ops on FPGA
+units only; other units keep `sim.ppa`'s pricing; an FPGA unit without ``power`` keeps `sim.ppa`'s DRAM
+energy and says so in ``notes``).
 
 M3ViT's MoE mapping (`moe_memory`, `task_switch_trace`)
 -------------------------------------------------------
@@ -78,7 +80,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from arch import tech
-from sim.cost import OpCost, cost_model
+from sim.cost import OpCost, cost_model, result_pass
 from workloads.op import MATMUL_KINDS, Op, OpKind
 
 PASSES = {OpKind.NORM: 2, OpKind.SOFTMAX: 3}
@@ -302,25 +304,35 @@ def energy_coefficients(unit: Any, accelerator: Any) -> dict[str, float]:
     return out
 
 
+def _priced(unit: Any) -> bool:
+    return unit.type == "fpga" and unit.power is not None
+
+
 def energy_breakdown(graph: Any, accelerator: Any, result: Any) -> dict[str, list[float]]:
-    """Per-op FPGA energy in joules by component (`FPGA_ENERGY`), rows in `result.per_op` order."""
+    """Per-op FPGA energy in joules by component (`FPGA_ENERGY`), rows in `result.per_op` order.
+
+    Rows on units other than FPGA units with power coefficients are 0 in every component.  Static,
+    board, clock and logic power run for the whole run's wall time; each FPGA unit's wall time is shared
+    out over its own ops by their busy time."""
     from sim.engine import accelerator_key, model_cost, signature
     from sim.ppa import dram_pj_per_byte
 
     key = accelerator_key(accelerator)
     df = result.per_op
     latency = float(result.summary["latency_s"])
-    busy = float(df["latency_s"].sum())
+    busy = df.groupby("unit", sort=False)["latency_s"].sum()
     out: dict[str, list[float]] = {k: [] for k in FPGA_ENERGY}
     for name, unit_name, dur in zip(df["name"], df["unit"], df["latency_s"]):
         unit = accelerator.unit(unit_name)
-        if unit.type != "fpga":
-            raise ValueError(f"price: op {name!r} ran on unit {unit_name!r} ({unit.type}); FPGA pricing covers "
-                             f"fpga units only")
+        if not _priced(unit):
+            for comp in FPGA_ENERGY:
+                out[comp].append(0.0)
+            continue
         c = model_cost(signature(graph[name]), unit_name, key)
         k = energy_coefficients(unit, accelerator)
         res = design_resources(unit).total
-        share = dur / busy * latency if busy else 0.0  # this op's share of the whole run's wall time
+        unit_busy = float(busy[unit_name])
+        share = dur / unit_busy * latency if unit_busy else 0.0  # this op's share of the run's wall time
         cycles = share * accelerator.tech.clock_hz
         counts = c.counts
         eng = engine_for(graph[name], unit).name
@@ -337,23 +349,54 @@ def energy_breakdown(graph: Any, accelerator: Any, result: Any) -> dict[str, lis
     return out
 
 
+NOTE = "FPGA energy from sim.fpga's power model: static + board + per-resource dynamic"
+
+
+@result_pass("fpga")
 def price(result: Any, graph: Any, accelerator: Any) -> Any:
-    """`result` with its energy columns and summary replaced by the FPGA power model (module docstring)."""
+    """`result` with the energy of ops on FPGA units replaced by the FPGA power model (module docstring).
+
+    `sim.simulate` applies it to every result whose accelerator has an FPGA unit (a result pass); FPGA
+    units without power coefficients keep `sim.ppa`'s pricing (DRAM bytes only) and add a note.  Ops on
+    other units keep their energy.  Pricing a result twice gives the same result."""
     from sim.result import Result
 
+    fpgas = [u for u in accelerator.units if u.type == "fpga"]
+    unpriced = [u.name for u in fpgas if u.power is None]
+    s = dict(result.summary)
+    notes = list(s.get("notes", []))
+    for name in unpriced:
+        line = f"FPGA unit {name!r} has no power coefficients (FpgaUnit.power): its energy counts DRAM bytes only"
+        if line not in notes:
+            notes.append(line)
+    df = result.per_op
+    on_fpga = df["unit"].map(lambda u: _priced(accelerator.unit(u))).astype(bool)
+    if not on_fpga.any():
+        s["notes"] = notes
+        return Result(df, s, result.trace)
     parts = energy_breakdown(graph, accelerator, result)
-    df = result.per_op.drop(columns=[c for c in result.per_op.columns if c.startswith("energy_")])
+    df = df.copy()
+    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
+    for col in ecols:
+        df.loc[on_fpga, col] = 0.0
     for comp in FPGA_ENERGY:
-        df[f"energy_{comp}_j"] = parts[comp]
-    df["energy_j"] = df[[f"energy_{c}_j" for c in FPGA_ENERGY]].sum(axis=1)
-    s = {k: v for k, v in result.summary.items() if not k.startswith("energy_")}
+        col = f"energy_{comp}_j"
+        old = df[col] if col in df.columns else 0.0
+        df[col] = old
+        df.loc[on_fpga, col] = [v for v, f in zip(parts[comp], on_fpga) if f]
+    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
+    df = df[[c for c in df.columns if c != "energy_j"]]
+    df.insert(df.columns.get_loc(ecols[-1]) + 1, "energy_j", df[ecols].sum(axis=1))
+    s = {k: v for k, v in s.items() if not k.startswith("energy_")}
     s["energy_j"] = float(df["energy_j"].sum())
-    s.update({f"energy_{c}_j": float(df[f"energy_{c}_j"].sum()) for c in FPGA_ENERGY})
+    s.update({c: float(df[c].sum()) for c in ecols})
     lat = s.get("latency_s") or 0.0
     s["power_w"] = s["energy_j"] / lat if lat else 0.0
-    units = [u for u in accelerator.units if u.type == "fpga" and u.power is not None]
-    s["leakage_w"] = sum(u.power.static_w for u in units)
-    s["notes"] = [*s.get("notes", []), "energy from sim.fpga.price: static + board + per-resource dynamic"]
+    static = sum(u.power.static_w for u in fpgas if u.power is not None)
+    s["leakage_w"] = static + (s.get("energy_leakage_j", 0.0) / lat if lat else 0.0)
+    if NOTE not in notes:
+        notes.append(NOTE)
+    s["notes"] = notes
     return Result(df, s, result.trace)
 
 

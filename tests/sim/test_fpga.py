@@ -183,13 +183,14 @@ def test_simulated_weight_streams_overlap_the_previous_op():
 POWER = FpgaPower(static_w=2.0, board_w=1.0, logic_gap=10.0, hard_gap=5.0, toggle=0.25)
 
 
-def test_price_splits_energy_into_resource_components():
+def test_simulate_splits_fpga_energy_into_resource_components():
+    """`simulate` itself applies the FPGA power model (its result pass): no separate pricing step."""
     unit = device([engine(lanes=64, kp=16, a=32, w=16)], shell_ffs=1000, shell_luts=4000, power=POWER)
     acc = machine(unit)
     op = gemm(16, 64, 64, name="g")
     g = Graph("one")
     g.add(op)
-    r = fpga.price(simulate(g, acc), g, acc)
+    r = simulate(g, acc)
     s = r.summary
     k = fpga.energy_coefficients(unit, acc)
     lat = s["latency_s"]
@@ -205,6 +206,32 @@ def test_price_splits_energy_into_resource_components():
     parts = sum(s[f"energy_{c}_j"] for c in fpga.FPGA_ENERGY)
     assert s["energy_j"] == pytest.approx(parts) and s["power_w"] == pytest.approx(parts / lat)
     assert r.per_op["energy_j"].sum() == pytest.approx(parts)
+
+
+def test_simulated_energy_is_the_power_models_and_pricing_again_changes_nothing():
+    unit = device([engine(lanes=64, kp=16), engine(**VECTOR)], power=POWER)
+    acc = machine(unit)
+    g = Graph("two")
+    a = g.add(gemm(16, 64, 64, name="a"))
+    g.add(Op("act", OpKind.ELTWISE, {"rows": 16, "cols": 64}), [a])
+    r = simulate(g, acc)
+    parts = fpga.energy_breakdown(g, acc, r)
+    model_j = sum(sum(v) for v in parts.values())
+    assert r.summary["energy_j"] == pytest.approx(model_j)
+    assert r.summary["energy_leakage_j"] == 0 and r.summary["energy_mac_j"] == 0  # sim.ppa's figures replaced
+    assert r.summary["leakage_w"] == pytest.approx(POWER.static_w)
+    again = fpga.price(r, g, acc)
+    assert again.summary["energy_j"] == r.summary["energy_j"] and again.summary["notes"] == r.summary["notes"]
+    assert list(again.per_op.columns) == list(r.per_op.columns)
+
+
+def test_fpga_without_power_coefficients_keeps_dram_energy_and_says_so():
+    unit = device([engine(lanes=64, kp=16)])
+    acc = machine(unit)
+    r = simulate(gemm(16, 64, 64), acc)
+    assert r.summary["energy_j"] == pytest.approx(r.summary["energy_dram_j"] + r.summary["energy_leakage_j"])
+    assert r.summary["energy_dram_j"] == pytest.approx(64 * 64 * 2 * 80 * 1e-12)
+    assert any("no power coefficients" in n for n in r.summary["notes"])
 
 
 def test_coefficients_are_tech_figures_times_the_gaps():
