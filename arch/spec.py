@@ -186,6 +186,14 @@ class PimUnit(_Unit):
         None, description="total compute of logic-die PIM; in-bank PIM derives it from banks x macs_per_cycle_per_bank")
     dual_row_buffer: bool = False
     precision: str = "fp16"
+    # logic-die PIM (Duplex): the Op/B dispatch pass of `sim.pim_logic`
+    opb_threshold: PositiveFloat | None = Field(
+        None, description="logic_die: ops below this Op/B (FLOPs per byte) run on the PIM; None: where the PIM's "
+        "compute roof meets the xPU's memory roof (peak_tflops / the xPU memory tier's bandwidth)")
+    opb_dispatch: bool = Field(True, description="logic_die: Op/B dispatch on; off: every op runs on the xPU")
+    co_processing: bool = Field(
+        True, description="logic_die: xPU and PIM run at once (experts split by modelled time, prefill attention on "
+        "the xPU beside decode attention on the PIM); off: one unit at a time")
 
 
 class RduUnit(_Unit):
