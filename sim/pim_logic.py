@@ -2,41 +2,78 @@
 dispatch pass that decides per op whether it runs on the xPU or on the Logic-PIM.
 
 Source: Yun et al., "Duplex: A Device for Large Language Models with Mixture of Experts, Grouped Query
-Attention, and Continuous Batching", MICRO 2024 (arXiv 2409.01141).
+Attention, and Continuous Batching", MICRO 2024 (arXiv 2409.01141), and the authors' simulator as
+forked publicly (jeongminl/HBF-LLMSimulator, ``src/hardware/hardware_config.h``: Logic-PIM at 4x the xPU's
+memory bandwidth and a compute roof of 8 FLOPs per byte of it; ``linear_impl.cpp``: a roofline per op).
 
 `sim.pim` registers the ``pim`` unit type and delegates units with ``placement: logic_die`` here:
 ``cost(op, unit, accelerator) -> OpCost`` and ``assign(graph, accelerator) -> Graph``.
 
-Cost (a roofline of the unit's own compute and the internal bandwidth)
-----------------------------------------------------------------------
+Cost: a roofline of the unit's own compute and the TSV bandwidth
+-----------------------------------------------------------------
 ::
 
     compute = op.flops / (peak_tflops 1e12)
-    memory  = op.bytes / (internal_bandwidth_gbps 1e9)       the op's compulsory bytes, read via the TSVs
+    memory  = op.bytes / (internal_bandwidth_gbps 1e9)       the op's compulsory bytes, via the TSVs
     time    = max(compute, memory)
 
-Left out (first version): TSV energy vs external I/O, tile-level pipelining.
+The op's bytes are charged to the memory tier the unit names (``unit.memory``).  A Duplex preset names
+a tier that stands for the logic die's own path into the same HBM stacks (``hbm_tsv`` in
+``arch/presets/duplex.yaml``): its bandwidth is the TSVs', its ``energy_pj_per_bit`` the DRAM read
+without the interposer PHY, and the engine gives it its own DMA channel, so Logic-PIM bytes never
+queue on the xPU's external HBM channel (xPU and Logic-PIM stream at the same time, as Duplex's
+co-processing assumes; bank conflicts between them are left out).  Energy: ``mac`` counts for
+matmul-like ops, ``vector_flop`` for the others, at the unit's ``precision`` (`sim.ppa`); the
+DRAM bytes at the tier's energy per bit.
+
+Dispatch (`assign`, a graph pass)
+---------------------------------
+With ``opb_dispatch`` on, each op gets a unit tag (ops already pinned are left alone):
+
+- matmul-like ops (GEMM, attention score/context) of Op/B (``op.intensity``, FLOPs per compulsory
+  byte) below the threshold go to the Logic-PIM.  The threshold is ``opb_threshold`` or, unset, the
+  Op/B where the Logic-PIM's compute roof meets the xPU's memory roof, ``peak_tflops /
+  xPU bandwidth`` (below it the PIM's roofline is above the xPU's; Duplex: "Op/B from a few to a few
+  dozens");
+- vector ops between them (attention's softmax, an expert's activation) follow their producers: on
+  the PIM when every producer is, else on the xPU;
+- everything else (norms, residuals, router, embeddings, the LM head) stays on the xPU.
+
+Co-processing (``co_processing``): the xPU and the Logic-PIM run at the same time.  Attention: the
+prefill half (high Op/B) runs on the xPU beside the decode half on the PIM (the graph makes them
+independent, the engine overlaps them).  Experts: the experts of one MoE layer are spread over the two
+units by comparing modelled times, longest first onto the unit that would finish it first
+(list scheduling; an expert's time on each unit is the sum of its ops' cost-model times).  With
+co-processing off, experts go by the threshold alone and the graph is made a chain, so that one unit
+works at a time (the ablation).
+
+With ``opb_dispatch`` off the graph is returned untouched: every op runs on the xPU (the GPU-only
+baseline).
+
+Left out: tile-level pipelining between xPU and PIM, bank conflicts between the two paths, the
+logic die's thermal and area limits.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from typing import Any
 
-from sim.cost import OpCost
+from sim.cost import OpCost, get_cost_model
 from workloads.graph import Graph
 from workloads.op import Op, OpKind
 
-#: op kinds the Logic-PIM can run (matmul-like ops and the vector ops between attention's halves).
-KINDS = frozenset({OpKind.GEMM, OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT, OpKind.SOFTMAX, OpKind.ELTWISE})
-#: Op/B below which an op goes to the Logic-PIM when the unit sets no ``opb_threshold``.
-DEFAULT_OPB_THRESHOLD = 32.0
+#: op kinds the Logic-PIM can run.
+MATMUL_KINDS = frozenset({OpKind.GEMM, OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT})
+FOLLOW_KINDS = frozenset({OpKind.SOFTMAX, OpKind.ELTWISE})
+KINDS = MATMUL_KINDS | FOLLOW_KINDS
 
 
 def _require(unit: Any, field: str) -> float:
     v = getattr(unit, field, None)
     if v is None:
-        raise ValueError(f"logic-die PIM unit {unit.name!r} needs {field!r} (a positive number); got None")
+        raise ValueError(f"logic-die PIM unit {unit.name!r}: {field}=None; expected a positive number")
     return float(v)
 
 
@@ -48,33 +85,103 @@ def cost(op: Op, unit: Any, accelerator: Any) -> OpCost:
     peak = _require(unit, "peak_tflops") * 1e12
     bw = _require(unit, "internal_bandwidth_gbps") * 1e9
     clock = float(accelerator.tech.clock_hz)
-    t_compute = op.flops / peak
-    t_memory = op.bytes / bw
+    t_compute, t_memory = op.flops / peak, op.bytes / bw
     compute_cycles = math.ceil(t_compute * clock)
-    cycles = math.ceil(max(t_compute, t_memory) * clock)
-    counts: dict[str, float] = {"mac": float(op.macs)} if op.is_matmul else {"vector_flop": float(op.flops)}
-    counts["pim_internal_bytes"] = float(op.bytes)
+    cycles = max(compute_cycles, math.ceil(t_memory * clock))
+    counts = {"mac": float(op.macs)} if op.is_matmul else {"vector_flop": float(op.flops)}
     util = op.flops / (peak / clock * cycles) if cycles else 0.0
-    return OpCost(unit=unit.name, cycles=cycles, compute_cycles=compute_cycles,
-                  stall_cycles=cycles - compute_cycles, tier_bytes={}, counts=counts, utilization=util)
+    return OpCost(unit=unit.name, cycles=cycles, compute_cycles=compute_cycles, stall_cycles=cycles - compute_cycles,
+                  tier_bytes={unit.memory: float(op.bytes)} if op.bytes else {}, counts=counts, utilization=util)
 
 
-def _logic_units(accelerator: Any) -> list[Any]:
+# ---- dispatch ----------------------------------------------------------------------------------------
+
+
+def logic_units(accelerator: Any) -> list[Any]:
     return [u for u in accelerator.units if u.type == "pim" and getattr(u, "placement", None) == "logic_die"]
 
 
-def assign(graph: Graph, accelerator: Any) -> Graph:
-    """Pin ops of Op/B below the unit's threshold (and of a kind it runs) to the first logic-die PIM unit;
-    other ops stay unpinned (the engine gives them to the xPU).  Returns a new graph."""
-    units = _logic_units(accelerator)
-    if not units:
-        return graph
-    pim = units[0]
-    threshold = float(getattr(pim, "opb_threshold", None) or DEFAULT_OPB_THRESHOLD)
-    out = Graph(graph.name, graph.meta)
+def _xpu(accelerator: Any) -> Any:
+    for u in accelerator.units:
+        if u.type != "pim":
+            return u
+    raise ValueError(f"accelerator {accelerator.name!r} has logic-die PIM but no xPU (a non-pim unit) beside it")
+
+
+def threshold(unit: Any, accelerator: Any) -> float:
+    """The Op/B below which ops go to the Logic-PIM (module docstring)."""
+    if unit.opb_threshold is not None:
+        return float(unit.opb_threshold)
+    xpu_tiers = [t for t in accelerator.off_chip if t.name != unit.memory]
+    if not xpu_tiers:
+        raise ValueError(f"logic-die PIM unit {unit.name!r}: no off-chip tier besides {unit.memory!r} for the xPU; "
+                         "set opb_threshold")
+    return _require(unit, "peak_tflops") * 1e12 / xpu_tiers[0].bytes_per_s(accelerator.tech.clock_hz)
+
+
+def modelled_s(op: Op, unit: Any, accelerator: Any) -> float:
+    """Seconds `op` takes on `unit` by its family's cost model (compute and the op's own memory time)."""
+    clock = float(accelerator.tech.clock_hz)
+    c = get_cost_model(unit.type).fn(op.signature(), unit, accelerator)
+    dma = sum(b / t.bytes_per_s(clock) for t in accelerator.off_chip for n, b in c.tier_bytes.items() if n == t.name)
+    return max(c.cycles / clock, dma)
+
+
+def _balance_experts(graph: Graph, place: dict[str, bool], pim: Any, xpu: Any, accelerator: Any) -> None:
+    """Expert co-processing: per MoE layer, experts longest first onto the unit that finishes them first."""
+    groups: dict[Any, dict[Any, list[Op]]] = defaultdict(lambda: defaultdict(list))
     for op in graph.ops():
+        if "expert" in op.tags and "unit" not in op.tags:
+            groups[op.tags.get("layer")][op.tags["expert"]].append(op)
+    for experts in groups.values():
+        timed = []
+        for e, ops in experts.items():
+            if any(o.kind not in KINDS for o in ops) or sum(o.flops for o in ops) == 0:
+                continue
+            tx = sum(modelled_s(o, xpu, accelerator) for o in ops)
+            tp = sum(modelled_s(o, pim, accelerator) for o in ops)
+            timed.append((max(tx, tp), e, tx, tp, ops))
+        load_x = load_p = 0.0
+        for _, _, tx, tp, ops in sorted(timed, key=lambda r: (-r[0], str(r[1]))):
+            on_pim = load_p + tp < load_x + tx
+            if on_pim:
+                load_p += tp
+            else:
+                load_x += tx
+            for o in ops:
+                place[o.name] = on_pim
+
+
+def assign(graph: Graph, accelerator: Any) -> Graph:
+    """Pin each op to the xPU or the first logic-die PIM unit (module docstring); returns a new graph."""
+    units = logic_units(accelerator)
+    if not units or not units[0].opb_dispatch:
+        return graph
+    pim, xpu = units[0], _xpu(accelerator)
+    limit = threshold(pim, accelerator)
+    place: dict[str, bool] = {}  # op name -> on the PIM
+    ops = graph.ops()
+    preds = {op.name: [p.name for p in graph.predecessors(op)] for op in ops}
+    for op in ops:
+        if "unit" in op.tags:
+            continue
+        if op.kind in MATMUL_KINDS:
+            place[op.name] = op.flops > 0 and op.intensity < limit
+    if pim.co_processing:
+        _balance_experts(graph, place, pim, xpu, accelerator)
+    for op in ops:  # vector ops follow their producers (topological order: producers are placed)
+        if "unit" not in op.tags and op.kind in FOLLOW_KINDS and op.name not in place:
+            ps = preds[op.name]
+            place[op.name] = bool(ps) and all(place.get(p, False) for p in ps)
+    out = Graph(graph.name, graph.meta)
+    prev = None
+    for op in ops:
         new = op
-        if "unit" not in op.tags and op.kind in KINDS and op.flops > 0 and op.intensity < threshold:
-            new = op.replace(tags={**op.tags, "unit": pim.name})
-        out.add(new, [p.name for p in graph.predecessors(op)])
+        if "unit" not in op.tags:
+            new = op.replace(tags={**op.tags, "unit": pim.name if place.get(op.name) else xpu.name})
+        inputs = preds[op.name]
+        if not pim.co_processing and prev is not None and prev not in inputs:
+            inputs = [*inputs, prev]  # one unit at a time
+        out.add(new, inputs)
+        prev = op.name
     return out

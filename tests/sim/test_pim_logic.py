@@ -1,0 +1,125 @@
+"""sim.pim_logic: the Logic-PIM roofline cost and the Op/B dispatch pass (Duplex, MICRO 2024).
+
+Figures: the duplex preset's Logic-PIM (13.408 TB/s through the TSVs, 107.26 TFLOP/s: 4x and 8 FLOP/B of
+the H100's 3.352 TB/s, from the authors' simulator config, see arch/presets/duplex.yaml) and the H100's
+3.35 TB/s external HBM; ops are small Mixtral-shaped pieces so that each expectation is a closed form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import arch
+from sim import pim_logic
+from workloads import attention, gemm
+from workloads.graph import Graph
+from workloads.serving import serving_step
+
+BW, PEAK = 13408e9, 107.26e12
+
+
+@pytest.fixture(scope="module")
+def duplex():
+    return arch.load("duplex")
+
+
+def _on(graph: Graph, name: str) -> str:
+    return graph[name].tags["unit"]
+
+
+def test_memory_bound_op_takes_its_bytes_over_the_tsv_bandwidth(duplex):
+    pim = duplex.unit("logic_pim")
+    op = attention(1, 4096, 128, 32, batch=64, part="score").replace(dims={"M": 1, "N": 4096, "K": 128, "kv_group": 4})
+    assert op.intensity < 8  # GQA decode attention sits below the PIM's 8 FLOP/B ridge
+    c = pim_logic.cost(op, pim, duplex)
+    clock = duplex.tech.clock_hz
+    assert c.cycles == math.ceil(op.bytes / BW * clock)
+    assert c.compute_cycles == math.ceil(op.flops / PEAK * clock)
+    assert c.stall_cycles == c.cycles - c.compute_cycles > 0
+    assert c.counts["mac"] == op.macs
+
+
+def test_compute_bound_op_takes_its_flops_at_peak(duplex):
+    pim = duplex.unit("logic_pim")
+    op = gemm(64, 14336, 4096)  # an expert with 64 tokens: Op/B ~ 60 > 8
+    c = pim_logic.cost(op, pim, duplex)
+    assert c.cycles == c.compute_cycles == math.ceil(op.flops / PEAK * duplex.tech.clock_hz)
+    assert c.utilization == pytest.approx(1.0, rel=1e-3)
+
+
+def test_bytes_go_to_the_tsv_tier_not_the_xpu_channel(duplex):
+    op = gemm(8, 4096, 4096)
+    c = pim_logic.cost(op, duplex.unit("logic_pim"), duplex)
+    assert c.tier_bytes == {"hbm_tsv": op.bytes}
+    assert "hbm" not in c.tier_bytes
+
+
+def test_bad_kind_and_missing_figures_are_errors(duplex):
+    pim = duplex.unit("logic_pim")
+    from workloads import norm
+    with pytest.raises(ValueError, match="cannot run op kind 'norm'"):
+        pim_logic.cost(norm(4, 4096), pim, duplex)
+    with pytest.raises(ValueError, match="peak_tflops=None"):
+        pim_logic.cost(gemm(1, 64, 64), pim.model_copy(update={"peak_tflops": None}), duplex)
+
+
+def test_threshold_is_where_the_pim_compute_roof_meets_the_xpu_memory_roof(duplex):
+    pim = duplex.unit("logic_pim")
+    assert pim_logic.threshold(pim, duplex) == pytest.approx(107.26e12 / 3350e9)
+    assert pim_logic.threshold(pim.model_copy(update={"opb_threshold": 12.0}), duplex) == 12.0
+
+
+def test_dispatch_by_op_b_decode_attention_on_pim_prefill_and_projections_on_xpu(duplex):
+    g = serving_step("mixtral-8x7b", decode=30, context_len=1024, prefill=1, prompt_len=512, layers=1)
+    out = pim_logic.assign(g, duplex)
+    assert out is not g and "unit" not in g["L0.attn.decode.score"].tags  # input untouched
+    for name in ("L0.attn.decode.score", "L0.attn.decode.softmax", "L0.attn.decode.context"):
+        assert _on(out, name) == "logic_pim", name
+    for name in ("L0.attn.prefill.score", "L0.attn.prefill.softmax", "L0.attn.prefill.context", "L0.attn.q_proj",
+                 "L0.attn_norm", "L0.moe.router"):
+        assert _on(out, name) == "gpu", name
+    # any GEMM goes by its own Op/B: the LM head over 31 rows (Op/B ~ 31 < 32) goes to the PIM
+    assert out["head.lm_head"].intensity < 32 and _on(out, "head.lm_head") == "logic_pim"
+    assert set(out.g.edges) == set(g.g.edges)  # co-processing keeps the graph's own dependencies only
+
+
+def test_dispatch_off_leaves_every_op_on_the_xpu(duplex):
+    off = arch.load("duplex", overrides={"units.logic_pim.opb_dispatch": False})
+    g = serving_step("mixtral-8x7b", decode=16, context_len=256, layers=1)
+    assert pim_logic.assign(g, off) is g
+
+
+def test_expert_co_processing_splits_experts_by_modelled_time(duplex):
+    g = serving_step("mixtral-8x7b", decode=64, context_len=256, layers=1)  # 16 tokens per expert
+    out = pim_logic.assign(g, duplex)
+    units = [_on(out, f"L0.moe.e{e}.up_proj") for e in range(8)]
+    assert "gpu" in units and "logic_pim" in units
+    for e in range(8):  # an expert's ops stay together
+        assert len({_on(out, f"L0.moe.e{e}.{p}") for p in ("gate_proj", "up_proj", "act", "down_proj")}) == 1
+    # the split's makespan beats putting every expert on either unit alone
+    pim, gpu = duplex.unit("logic_pim"), duplex.unit("gpu")
+
+    def t(e, unit):
+        return sum(pim_logic.modelled_s(out[f"L0.moe.e{e}.{p}"], unit, duplex)
+                   for p in ("gate_proj", "up_proj", "act", "down_proj"))
+    split = max(sum(t(e, gpu) for e in range(8) if units[e] == "gpu"),
+                sum(t(e, pim) for e in range(8) if units[e] == "logic_pim"))
+    assert split < min(sum(t(e, gpu) for e in range(8)), sum(t(e, pim) for e in range(8)))
+
+
+def test_without_co_processing_experts_go_by_threshold_and_units_take_turns(duplex):
+    off = arch.load("duplex", overrides={"units.logic_pim.co_processing": False})
+    g = serving_step("mixtral-8x7b", decode=64, context_len=256, layers=1)
+    out = pim_logic.assign(g, off)
+    assert {_on(out, f"L0.moe.e{e}.up_proj") for e in range(8)} == {"logic_pim"}  # Op/B ~16 < 32
+    ops = out.ops()
+    for prev, op in zip(ops, ops[1:]):  # a chain: one op (so one unit) at a time
+        assert prev.name in {p.name for p in out.predecessors(op)}
+
+
+def test_pinned_ops_are_left_alone(duplex):
+    g = Graph("pinned")
+    g.add(gemm(1, 4096, 4096, name="a", unit="gpu"))
+    assert _on(pim_logic.assign(g, duplex), "a") == "gpu"
