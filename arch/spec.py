@@ -186,6 +186,21 @@ class PimUnit(_Unit):
         None, description="total compute of logic-die PIM; in-bank PIM derives it from banks x macs_per_cycle_per_bank")
     dual_row_buffer: bool = False
     precision: str = "fp16"
+    # in-bank PIM (NeuPIMs): the dispatch and sub-batch pass of `sim.pim`
+    dispatch_kinds: list[Literal["attn_score", "attn_context", "gemm", "router"]] = Field(
+        default_factory=lambda: ["attn_score", "attn_context"],
+        description="in_bank: op kinds the dispatch pass pins to the PIM (others stay on the NPU)")
+    dispatch_max_m: PositiveInt = Field(
+        1, description="in_bank: pin only ops whose activation rows per product (GEMM view M) are at most this "
+        "(decode attention has M = 1; prefill attention and batched GEMMs stay on the NPU)")
+    sub_batches: PositiveInt = Field(
+        1, description="in_bank: split a batch into this many independent sub-batches (NeuPIMs interleaving: 2)")
+    sub_batch_min: PositiveInt = Field(
+        2, description="in_bank: split only batches of at least this many sequences")
+    act_energy_pj: float = Field(
+        0.0, ge=0, description="in_bank: energy of one row activation + precharge (pJ), charged per PIM row visit")
+    internal_read_pj_per_bit: float = Field(
+        0.0, ge=0, description="in_bank: energy per bit read from a row buffer into the bank's MACs (no I/O)")
     # logic-die PIM (Duplex): the Op/B dispatch pass of `sim.pim_logic`
     opb_threshold: PositiveFloat | None = Field(
         None, description="logic_die: ops below this Op/B (FLOPs per byte) run on the PIM; None: where the PIM's "

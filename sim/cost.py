@@ -40,6 +40,8 @@ class OpCost:
     counts           event counts for energy: "mac", "sram_read_bytes", "sram_write_bytes", "vector_flop", ...
     energy_pj        energy by component (filled by `sim.ppa`)
     utilization      useful MACs (or FLOPs) / (peak per cycle x cycles), in [0, 1]
+    holds            memory tiers whose channel the op occupies while it computes (in-bank PIM without
+                     dual row buffers: no other transfer may use the tier meanwhile; see `sim.engine`)
     """
 
     unit: str
@@ -50,6 +52,7 @@ class OpCost:
     counts: dict[str, float] = dataclasses.field(default_factory=dict)
     energy_pj: dict[str, float] = dataclasses.field(default_factory=dict)
     utilization: float = 0.0
+    holds: tuple[str, ...] = ()
 
     def replace(self, **changes: Any) -> OpCost:
         return dataclasses.replace(self, **changes)

@@ -31,6 +31,15 @@ Scheduling and overlap
   transfers overlap the compute of other ops, and ops sharing a channel serialise their transfers.
   The bytes are those the op costs on its first candidate unit (the unit is only chosen later).
 
+- *Holding a memory channel* (``cost.holds``, e.g. in-bank PIM without dual row buffers, "blocked
+  mode"): once an op has its unit it also requests the DMA channel of each tier it names, FIFO behind
+  the transfers already queued there (so it waits for in-flight and earlier-requested DMA), and holds
+  the channel for its compute (``cost.cycles``); transfers requested meanwhile wait until it ends.  The
+  op's own DMA, if any, was queued before the hold, so it runs first.  Held channels are released when
+  the compute ends, before the op waits for any of its own DMA still running.  An op whose cost holds
+  nothing (dual row buffers, every other family) leaves the channels to DMA.  Holds appear in the
+  trace as kind ``"hold"`` on the tier's lane.
+
 Costs are memoised: `model_cost` is an ``lru_cache`` keyed by (``op.signature()``, unit name,
 `AcceleratorKey`), the key holding a hash of the accelerator's JSON computed once per run, so the
 repeated layers of a model cost one call each, across runs too.
@@ -213,9 +222,17 @@ def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn
                         r.cancel()
             unit, req, res = cands[pick], reqs[pick], units[cands[pick].name]
             c = first_cost if pick == 0 else cost(signature(op), unit.name)
+        held = [(channels[t][0], channels[t][0].request()) for t in c.holds if t in channels]
+        if held:
+            yield wait([r for _, r in held])
         t0 = env.now
         started[op.name].succeed()
         yield timeout(c.cycles / clock)
+        if held:
+            for (ch, r), t in zip(held, [t for t in c.holds if t in channels]):
+                ch.release(r)
+                if trace:
+                    log.append((op.name, t, t0, env.now, "hold"))
         if dma_proc is not None and dma_proc.is_alive:
             yield dma_proc
         t1 = env.now

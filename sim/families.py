@@ -2,5 +2,6 @@
 
 import sim.fpga  # noqa: F401
 import sim.gpu  # noqa: F401
+import sim.pim  # noqa: F401
 import sim.systolic  # noqa: F401
 import sim.vector  # noqa: F401
