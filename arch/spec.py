@@ -212,7 +212,12 @@ class PimUnit(_Unit):
 
 
 class RduUnit(_Unit):
-    """A reconfigurable dataflow unit: a grid of compute (PCU) and memory (PMU) units."""
+    """A reconfigurable dataflow unit: a grid of compute (PCU) and memory (PMU) units (`sim.dataflow`).
+
+    ``fused``: map whole subgraphs spatially and stream them (intermediates stay in PMUs), or run one
+    kernel at a time with intermediates through HBM (the GPU-like baseline).  ``weight_placement`` and
+    ``kv_placement`` are the three-tier placement policy: ``hbm_first`` keeps weights (KV cache) in HBM
+    while they fit and spills the rest to DDR; ``ddr`` keeps them all in DDR (streamed from there)."""
 
     type: Literal["rdu"] = "rdu"
     pcus: PositiveInt
@@ -220,6 +225,12 @@ class RduUnit(_Unit):
     pmu_bytes: Bytes
     flops_per_pcu_per_cycle: PositiveFloat
     precision: str = "bf16"
+    fused: bool = Field(True, description="stream fused sections (True) or one kernel at a time via HBM (False)")
+    weight_placement: Literal["hbm_first", "ddr"] = "hbm_first"
+    kv_placement: Literal["hbm_first", "ddr"] = "hbm_first"
+    kernel_launch_s: float = Field(3.0e-6, ge=0, description="fixed time of every kernel call (s)")
+    chunk_rows: PositiveInt = Field(64, description="token rows per pipeline chunk of a fused section")
+    max_stages: PositiveInt | None = Field(None, description="ops per fused section at most (default: pcus)")
 
 
 FPGA_OP_KINDS = ("gemm", "conv2d", "attn_score", "attn_context", "router", "softmax", "norm", "eltwise", "embed",
@@ -399,6 +410,16 @@ class GpuUnit(_Unit):
     l2_bytes: Bytes
     precision: str = "fp16"
     efficiency: GpuEfficiency = Field(default_factory=GpuEfficiency)
+    tdp_w: PositiveFloat | None = Field(None, description="board power limit (TDP), W; sim.gpu's power model needs it")
+    idle_w: float | None = Field(None, ge=0, description="static power of the board with the clocks up, W")
+    die_mm2: PositiveFloat | None = Field(None, description="die area, mm^2 (caches included)")
+    power_source: str | None = None
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> GpuUnit:
+        if self.tdp_w is not None and (self.idle_w or 0.0) >= self.tdp_w:
+            raise ValueError(f"idle_w={self.idle_w}: expected less than tdp_w={self.tdp_w}")
+        return self
 
     @field_validator("tensor_tflops")
     @classmethod

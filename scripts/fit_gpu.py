@@ -2,6 +2,7 @@
 
     python scripts/fit_gpu.py                       # fit on data/gpu/gpu_h100.csv, print the training errors
     python scripts/fit_gpu.py --write               # ... and write the fitted block into arch/presets/h100.yaml
+                                                    #     and (inherited, no measurements of its own) gpu-a100.yaml
 
 The split is deterministic: a row is in the training half when the SHA-1 of its shape key (family, op,
 dtype and every shape column, `shape_key`) is even, else it is held out for `tests/validation/test_gpu.py`.
@@ -258,6 +259,16 @@ def write_preset(path: Path, eff: GpuEfficiency) -> None:
     path.write_text(text[:m.start()] + efficiency_yaml(eff, m.group(1)) + text[m.end():])
 
 
+#: presets without measurements of their own that inherit a preset's fit when it is written
+INHERIT = {"h100": ["gpu-a100"]}
+
+
+def inherited(eff: GpuEfficiency, from_preset: str) -> GpuEfficiency:
+    """`eff` for a GPU that was not measured: the same terms, its source saying whose fit they are."""
+    return eff.model_copy(update={"source": f"the {from_preset} preset's fit, inherited (not measured on this GPU): "
+                                            f"{eff.source}"})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--csv", default=str(DATA))
@@ -289,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         path = arch.loader.PRESET_DIR / f"{args.preset}.yaml"
         write_preset(path, eff)
         print(f"wrote {path}")
+        for other in INHERIT.get(args.preset, []):
+            path = arch.loader.PRESET_DIR / f"{other}.yaml"
+            write_preset(path, inherited(eff, args.preset))
+            print(f"wrote {path} (inherited)")
     return 0
 
 

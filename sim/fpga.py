@@ -374,30 +374,11 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
     if not on_fpga.any():
         s["notes"] = notes
         return Result(df, s, result.trace)
+    from sim.ppa import reprice
+
     parts = energy_breakdown(graph, accelerator, result)
-    df = df.copy()
-    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
-    for col in ecols:
-        df.loc[on_fpga, col] = 0.0
-    for comp in FPGA_ENERGY:
-        col = f"energy_{comp}_j"
-        old = df[col] if col in df.columns else 0.0
-        df[col] = old
-        df.loc[on_fpga, col] = [v for v, f in zip(parts[comp], on_fpga) if f]
-    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
-    df = df[[c for c in df.columns if c != "energy_j"]]
-    df.insert(df.columns.get_loc(ecols[-1]) + 1, "energy_j", df[ecols].sum(axis=1))
-    s = {k: v for k, v in s.items() if not k.startswith("energy_")}
-    s["energy_j"] = float(df["energy_j"].sum())
-    s.update({c: float(df[c].sum()) for c in ecols})
-    lat = s.get("latency_s") or 0.0
-    s["power_w"] = s["energy_j"] / lat if lat else 0.0
     static = sum(u.power.static_w for u in fpgas if u.power is not None)
-    s["leakage_w"] = static + (s.get("energy_leakage_j", 0.0) / lat if lat else 0.0)
-    if NOTE not in notes:
-        notes.append(NOTE)
-    s["notes"] = notes
-    return Result(df, s, result.trace)
+    return reprice(Result(df, s, result.trace), on_fpga, parts, static_w=static, note=NOTE)
 
 
 # ---- MoE mapping (M3ViT) -----------------------------------------------------------------------------------

@@ -67,17 +67,37 @@ Counts: ``mac`` (``op.macs``), ``vector_flop`` (other ops' FLOPs), ``sram_read_b
 ``dram_write_bytes``; ``tier_bytes`` holds the off-chip bytes (the engine's DMA at peak bandwidth
 never outlasts the op, whose memory term runs at an efficiency <= 1).
 
+Power and area (`price`, the ``gpu`` result pass that `sim.simulate` applies)
+-----------------------------------------------------------------------------
+For a unit that gives ``tdp_w`` (board power limit) and ``idle_w`` (static power, clocks up), a kernel
+of ``t`` seconds costs::
+
+    dynamic = 2 macs e(fmt) + vector_flops e(None) + L2 bytes x E_sram + HBM bytes x E_hbm
+    e(fmt)  = (tdp_w - idle_w) / peak FLOP/s of the pipe     (peak_flops(fmt); vector_tflops for None)
+    dynamic = min(dynamic, (tdp_w - idle_w) t)                the board never exceeds its power limit
+    static  = idle_w x the kernel's share of the run's wall time
+
+that is, each pipe running at its peak rate alone spends the board's whole dynamic budget (an upper
+bound: a dense GEMM at peak draws TDP); ``E_sram`` is `sim.ppa`'s per-byte read energy of an SRAM the
+L2's size, ``E_hbm`` the HBM tier's per-byte energy (`arch.tech`).  So an idle-looking kernel (launch
+time only) draws about ``idle_w``, a compute-bound GEMM close to ``tdp_w``, a memory-bound kernel
+``idle_w`` plus bandwidth x (``E_hbm`` + 2 ``E_sram``).  The time is the fitted time: any clock throttling
+under the cap is already in it.  Energy columns: ``static, mac, vector, sram, dram``.
+Area: a unit with ``die_mm2`` contributes its die (``count`` dies); on-chip tiers are its caches, inside
+the die, and add no area of their own (``area_sram_mm2`` 0, ``area_die_mm2`` the dies).
+
 Left out: L2 residency between kernels (every kernel streams its operands from HBM, as measured
 with rotated buffers), clock and power throttling (absorbed by the efficiencies), library heuristics
-that pick a slower tile than the best, split-K reduction kernels, multi-GPU, sparsity, and GPU
-compute energy beyond ``sim.ppa``'s per-MAC figures for ``unit.precision``.
+that pick a slower tile than the best, split-K reduction kernels, multi-GPU, sparsity; for power, any
+per-kernel measurement (none was taken: the power figures are datasheet limits and an assumed idle
+power, not a fit), temperature, and HBM/L2 energy beyond the technology tables.
 """
 
 from __future__ import annotations
 
 import math
 
-from sim.cost import OpCost, cost_model
+from sim.cost import OpCost, cost_model, result_pass
 from workloads.op import Op, OpKind
 
 GEMM_KINDS = frozenset({OpKind.GEMM, OpKind.ROUTER, OpKind.CONV2D})
@@ -296,3 +316,86 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     return OpCost(unit=unit.name, cycles=cycles, compute_cycles=compute_cycles, stall_cycles=cycles - compute_cycles,
                   tier_bytes={hbm_tier: float(read + write)} if read + write else {}, counts=counts,
                   utilization=min(1.0, op.flops / (peak * t)) if t else 0.0)
+
+
+# ---- power and area (the gpu result pass) ----------------------------------------------------------------
+
+
+def pj_per_flop(unit, fmt: str | None) -> float:
+    """Dynamic pJ per FLOP of a pipe: ``(tdp_w - idle_w) / peak`` -- the board's dynamic power budget
+    spent by that pipe at its peak rate (`fmt` None: the FMA pipes at ``vector_tflops``)."""
+    peak = unit.vector_tflops * 1e12 if fmt is None else peak_flops(unit, fmt)[1]
+    return (unit.tdp_w - (unit.idle_w or 0.0)) / peak * 1e12
+
+
+def op_power_parts(op: Op, cost: OpCost, unit, accelerator, duration_s: float) -> dict[str, float]:
+    """Dynamic energy (J) of one kernel by component, capped at the board's power limit (module
+    docstring, "Power and area")."""
+    from sim.ppa import dram_pj_per_byte, sram_pj_per_byte
+
+    c = cost.counts
+    flops = 2.0 * c.get("mac", 0.0)
+    pj = {"mac": flops * pj_per_flop(unit, compute_format(op)) if flops else 0.0,
+          "vector": c.get("vector_flop", 0.0) * pj_per_flop(unit, None), "sram": 0.0, "dram": 0.0}
+    l2 = c.get("sram_read_bytes", 0.0) + c.get("sram_write_bytes", 0.0)
+    if l2 and accelerator.on_chip:
+        pj["sram"] = l2 * sram_pj_per_byte(unit, accelerator)[0]
+    pj["dram"] = sum(cost.tier_bytes.get(t.name, 0.0) * dram_pj_per_byte(t) for t in accelerator.off_chip)
+    joules = {k: v * 1e-12 for k, v in pj.items()}
+    budget = (unit.tdp_w - (unit.idle_w or 0.0)) * duration_s
+    total = sum(joules.values())
+    if total > budget:  # the board holds its power limit: dynamic energy scales down to the budget
+        joules = {k: v * budget / total for k, v in joules.items()}
+    return joules
+
+
+GPU_ENERGY = ("static", "mac", "vector", "sram", "dram")
+NOTE = "GPU energy from sim.gpu's power model: idle power over the run + per-FLOP/per-byte dynamic, capped at TDP"
+
+
+@result_pass("gpu")
+def price(result, graph, accelerator):
+    """`result` with the energy of kernels on GPU units that give ``tdp_w`` from the GPU power model, and
+    the area of GPUs that give ``die_mm2`` as their die (module docstring, "Power and area")."""
+    from sim.engine import accelerator_key, model_cost, signature
+    from sim.ppa import reprice
+    from sim.result import Result
+
+    gpus = [u for u in accelerator.units if u.type == "gpu"]
+    s = dict(result.summary)
+    notes = [n for n in s.get("notes", []) if not any(n.startswith(f"area of unit {u.name!r}") for u in gpus
+                                                      if u.die_mm2 is not None)]
+    for u in gpus:
+        line = f"GPU unit {u.name!r} has no tdp_w: its energy is sim.ppa's tech-table figure"
+        if u.tdp_w is None and line not in notes:
+            notes.append(line)
+    dies = sum(u.die_mm2 * u.count for u in gpus if u.die_mm2 is not None)
+    if dies:  # the die holds the caches: on-chip tiers add no area of their own
+        rest = s.get("area_pe_mm2", 0.0) + s.get("area_vector_mm2", 0.0)
+        s.update(area_sram_mm2=0.0, area_overhead_mm2=rest * accelerator.area_overhead_fraction, area_die_mm2=dies)
+        s["area_mm2"] = dies + rest + s["area_overhead_mm2"]
+    s["notes"] = notes
+    result = Result(result.per_op, s, result.trace)
+    df = result.per_op
+    priced = {u.name for u in gpus if u.tdp_w is not None}
+    rows = df["unit"].isin(priced)
+    if not rows.any():
+        return result
+    key = accelerator_key(accelerator)
+    latency = float(s["latency_s"])
+    busy = df.groupby("unit", sort=False)["latency_s"].sum()
+    parts: dict[str, list[float]] = {k: [] for k in GPU_ENERGY}
+    for name, unit_name, dur in zip(df["name"], df["unit"], df["latency_s"]):
+        if unit_name not in priced:
+            for k in GPU_ENERGY:
+                parts[k].append(0.0)
+            continue
+        unit = accelerator.unit(unit_name)
+        op = graph[name]
+        joules = op_power_parts(op, model_cost(signature(op), unit_name, key), unit, accelerator, dur)
+        share = dur / float(busy[unit_name]) * latency if busy[unit_name] else 0.0
+        parts["static"].append((unit.idle_w or 0.0) * unit.count * share)
+        for k, v in joules.items():
+            parts[k].append(v)
+    static = sum((accelerator.unit(u).idle_w or 0.0) * accelerator.unit(u).count for u in priced)
+    return reprice(result, rows, parts, static_w=static, note=NOTE)

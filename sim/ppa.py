@@ -202,3 +202,38 @@ def leakage_w(accelerator: Any, area_mm2: float | None = None) -> float:
 def area_cached(key: AcceleratorKey) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
     """(area_breakdown items, area_notes) of a fingerprinted accelerator, memoised."""
     return tuple(area_breakdown(key.accelerator).items()), tuple(area_notes(key.accelerator))
+
+
+# ---- family result passes: replace the energy of some rows -------------------------------------------------
+
+
+def reprice(result: Any, rows: Any, parts: dict[str, list[float]], *, static_w: float, note: str) -> Any:
+    """`result` with the energy columns of `rows` (a boolean Series over ``per_op``) replaced by `parts`
+    (component -> joules per row, every row listed; rows outside `rows` are ignored) and the summary's
+    energy keys, ``power_w`` and ``leakage_w`` recomputed.  Other rows keep their energy; components new
+    to the table are 0 there.  ``leakage_w`` becomes `static_w` plus the leakage power left on other rows.
+    Used by the FPGA and GPU result passes (`sim.cost.result_pass`); applying it twice changes nothing."""
+    from sim.result import Result
+
+    df = result.per_op.copy()
+    for col in [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]:
+        df.loc[rows, col] = 0.0
+    for comp, values in parts.items():
+        col = f"energy_{comp}_j"
+        if col not in df.columns:
+            df[col] = 0.0
+        df.loc[rows, col] = [v for v, r in zip(values, rows) if r]
+    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
+    df = df[[c for c in df.columns if c != "energy_j"]]
+    df.insert(df.columns.get_loc(ecols[-1]) + 1, "energy_j", df[ecols].sum(axis=1))
+    s = {k: v for k, v in result.summary.items() if not k.startswith("energy_")}
+    s["energy_j"] = float(df["energy_j"].sum())
+    s.update({c: float(df[c].sum()) for c in ecols})
+    lat = s.get("latency_s") or 0.0
+    s["power_w"] = s["energy_j"] / lat if lat else 0.0
+    s["leakage_w"] = static_w + (s.get("energy_leakage_j", 0.0) / lat if lat else 0.0)
+    notes = list(s.get("notes", []))
+    if note not in notes:
+        notes.append(note)
+    s["notes"] = notes
+    return Result(df, s, result.trace)
