@@ -30,8 +30,12 @@ Dispatch (`assign`, a graph pass)
 ---------------------------------
 With ``opb_dispatch`` on, each op gets a unit tag (ops already pinned are left alone):
 
-- matmul-like ops (GEMM, attention score/context) of Op/B (``op.intensity``, FLOPs per compulsory
-  byte) below the threshold go to the Logic-PIM.  The threshold is ``opb_threshold`` or, unset, the
+- the layers Duplex targets are candidates: attention (score and context: ``ATTN_*`` ops) and MoE
+  experts (ops tagged ``expert``); the other layers (q/k/v/o projections, router, dense MLP, LM head,
+  norms, residuals, embeddings) stay on the xPU, as in the paper ("Duplex selects the most suitable
+  processor based on the Op/B of each layer": the MoE and attention layers, whose Op/B is low);
+- a candidate matmul of Op/B (``op.intensity``, FLOPs per compulsory byte) below the threshold goes
+  to the Logic-PIM.  The threshold is ``opb_threshold`` or, unset, the
   Op/B where the Logic-PIM's compute roof meets the xPU's memory roof, ``peak_tflops /
   xPU bandwidth`` (below it the PIM's roofline is above the xPU's; Duplex: "Op/B from a few to a few
   dozens");
@@ -60,7 +64,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from sim.cost import OpCost, get_cost_model
+from sim.cost import OpCost
 from workloads.graph import Graph
 from workloads.op import Op, OpKind
 
@@ -108,6 +112,11 @@ def _xpu(accelerator: Any) -> Any:
     raise ValueError(f"accelerator {accelerator.name!r} has logic-die PIM but no xPU (a non-pim unit) beside it")
 
 
+def candidate(op: Op) -> bool:
+    """Whether `op` belongs to a layer Duplex dispatches by Op/B: attention, or an MoE expert's matmul."""
+    return op.kind in (OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT) or (op.kind is OpKind.GEMM and "expert" in op.tags)
+
+
 def threshold(unit: Any, accelerator: Any) -> float:
     """The Op/B below which ops go to the Logic-PIM (module docstring)."""
     if unit.opb_threshold is not None:
@@ -119,16 +128,22 @@ def threshold(unit: Any, accelerator: Any) -> float:
     return _require(unit, "peak_tflops") * 1e12 / xpu_tiers[0].bytes_per_s(accelerator.tech.clock_hz)
 
 
-def modelled_s(op: Op, unit: Any, accelerator: Any) -> float:
-    """Seconds `op` takes on `unit` by its family's cost model (compute and the op's own memory time)."""
+def modelled_s(op: Op, unit: Any, accelerator: Any, key: Any = None) -> float:
+    """Seconds `op` takes on `unit` by its family's cost model (compute and the op's own memory time);
+    memoised through `sim.engine.model_cost` (pass the accelerator's `key` to skip fingerprinting it)."""
+    from sim import engine
+
     clock = float(accelerator.tech.clock_hz)
-    c = get_cost_model(unit.type).fn(op.signature(), unit, accelerator)
+    c = engine.model_cost(engine.signature(op), unit.name, key or engine.accelerator_key(accelerator))
     dma = sum(b / t.bytes_per_s(clock) for t in accelerator.off_chip for n, b in c.tier_bytes.items() if n == t.name)
     return max(c.cycles / clock, dma)
 
 
 def _balance_experts(graph: Graph, place: dict[str, bool], pim: Any, xpu: Any, accelerator: Any) -> None:
     """Expert co-processing: per MoE layer, experts longest first onto the unit that finishes them first."""
+    from sim import engine
+
+    key = engine.accelerator_key(accelerator)
     groups: dict[Any, dict[Any, list[Op]]] = defaultdict(lambda: defaultdict(list))
     for op in graph.ops():
         if "expert" in op.tags and "unit" not in op.tags:
@@ -138,8 +153,8 @@ def _balance_experts(graph: Graph, place: dict[str, bool], pim: Any, xpu: Any, a
         for e, ops in experts.items():
             if any(o.kind not in KINDS for o in ops) or sum(o.flops for o in ops) == 0:
                 continue
-            tx = sum(modelled_s(o, xpu, accelerator) for o in ops)
-            tp = sum(modelled_s(o, pim, accelerator) for o in ops)
+            tx = sum(modelled_s(o, xpu, accelerator, key) for o in ops)
+            tp = sum(modelled_s(o, pim, accelerator, key) for o in ops)
             timed.append((max(tx, tp), e, tx, tp, ops))
         load_x = load_p = 0.0
         for _, _, tx, tp, ops in sorted(timed, key=lambda r: (-r[0], str(r[1]))):
@@ -165,7 +180,7 @@ def assign(graph: Graph, accelerator: Any) -> Graph:
     for op in ops:
         if "unit" in op.tags:
             continue
-        if op.kind in MATMUL_KINDS:
+        if candidate(op):
             place[op.name] = op.flops > 0 and op.intensity < limit
     if pim.co_processing:
         _balance_experts(graph, place, pim, xpu, accelerator)
