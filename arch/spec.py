@@ -378,6 +378,10 @@ class GpuEfficiency(Spec):
         default_factory=lambda: {"norm": 0.053, "rmsnorm": 0.054, "softmax": 0.031},
         description="stream_vector_eff for rows of more than 1024 elements (reduced across a CTA instead of "
                     "within a warp), by op kind (kinds not listed use stream_vector_eff)")
+    gmem_row_eff: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=dict,
+        description="wide_row_eff for rows too wide for one CTA's shared memory (the multi-pass kernel that re-reads "
+                    "the row from L2), by op kind (kinds not listed use wide_row_eff)")
     attn_compute_eff: float = Field(1.0, gt=0, le=1, description="fraction of tensor peak in fused attention's MMAs")
     attn_exp_s: float = Field(3.1e-11, ge=0, description="per-SM time per attention score for max/exp/sum (s)")
     attn_hbm_eff: float = Field(0.93, gt=0, le=1,
@@ -390,7 +394,7 @@ class GpuEfficiency(Spec):
     def _known_formats(cls, table: dict[str, float]) -> dict[str, float]:
         return _check_keys(table, GPU_FORMATS, "a compute format")
 
-    @field_validator("stream_hbm_eff", "stream_vector_eff", "wide_row_eff")
+    @field_validator("stream_hbm_eff", "stream_vector_eff", "wide_row_eff", "gmem_row_eff")
     @classmethod
     def _known_stream_kinds(cls, table: dict[str, float]) -> dict[str, float]:
         return _check_keys(table, GPU_STREAM_KINDS, "a memory-bound op kind")

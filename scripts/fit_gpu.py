@@ -2,6 +2,7 @@
 
     python scripts/fit_gpu.py                       # fit on data/gpu/gpu_h100.csv, print the training errors
     python scripts/fit_gpu.py --write               # ... and write the fitted block into arch/presets/h100.yaml
+    python scripts/fit_gpu.py --families softmax --write   # refit only softmax's terms from the preset's fit
                                                     #     and (inherited, no measurements of its own) gpu-a100.yaml
 
 The split is deterministic: a row is in the training half when the SHA-1 of its shape key (family, op,
@@ -135,6 +136,7 @@ PARAMS: list[tuple[str, str | None, float, float, bool, tuple[str, ...]]] = [
     *[("stream_hbm_eff", k, 0.2, 1.0, False, (f,)) for k, f in STREAM_KEYS.items()],
     *[("stream_vector_eff", k, 0.003, 1.0, True, (f,)) for k, f in STREAM_KEYS.items() if f != "eltwise"],
     *[("wide_row_eff", k, 0.003, 1.0, True, (f,)) for k, f in STREAM_KEYS.items() if f != "eltwise"],
+    ("gmem_row_eff", "softmax", 0.003, 1.0, True, ("softmax",)),
     ("attn_compute_eff", None, 0.3, 1.0, False, ("sdpa_prefill", "sdpa_decode")),
     ("attn_exp_s", None, 0.0, 1.5e-10, False, ("sdpa_prefill", "sdpa_decode")),
     ("attn_hbm_eff", None, 0.5, 1.0, False, ("sdpa_prefill", "sdpa_decode")),
@@ -210,11 +212,14 @@ def _search(f, lo: float, hi: float, log: bool, x0: float) -> float:
     return back(best[1])
 
 
-def fit(problem: Problem, start: GpuEfficiency, sweeps: int = 4, verbose: bool = True) -> GpuEfficiency:
-    """Coordinate descent over `PARAMS` from `start` (module docstring); returns the fitted terms."""
+def fit(problem: Problem, start: GpuEfficiency, sweeps: int = 4, verbose: bool = True,
+        families: tuple[str, ...] | None = None) -> GpuEfficiency:
+    """Coordinate descent over `PARAMS` from `start` (module docstring); returns the fitted terms.  With
+    `families`, only the parameters that affect nothing but those families move (the rest keep `start`'s)."""
     values = start.model_dump(exclude={"source"})
+    params = [p for p in PARAMS if families is None or set(p[5]) <= set(families)]
     for sweep in range(sweeps):
-        for name, key, lo, hi, log, fams in PARAMS:
+        for name, key, lo, hi, log, fams in params:
             def f(x: float, name=name, key=key, fams=fams) -> float:
                 trial = dict(values)
                 _set(trial, name, key, x)
@@ -275,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="h100", help="preset whose gpu unit and memory the fit uses")
     ap.add_argument("--write", action="store_true", help="write the fitted block into the preset's YAML")
     ap.add_argument("--sweeps", type=int, default=4)
+    ap.add_argument("--families", nargs="+", choices=FAMILIES,
+                    help="refit only the terms of these families, starting from the preset's fit (others unchanged)")
     args = ap.parse_args(argv)
 
     acc = arch.load(args.preset)
@@ -286,9 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(train)} training rows of {len(df)} ({args.csv})", flush=True)
     t0 = time.time()
     problem = Problem(train, unit, hbm, l2)
-    eff = fit(problem, GpuEfficiency(), sweeps=args.sweeps)
+    fams = tuple(args.families) if args.families else None
+    start = unit.efficiency if fams else GpuEfficiency()
+    eff = fit(problem, start, sweeps=args.sweeps, families=fams)
     prov = provenance(args.csv)
-    eff.source = (f"scripts/fit_gpu.py on the {len(train)}-row training half of {Path(args.csv).name} "
+    redo = f" (then {', '.join(fams)} terms refitted with the rest held)" if fams else ""
+    eff.source = (f"scripts/fit_gpu.py{redo} on the {len(train)}-row training half of {Path(args.csv).name} "
                   f"({prov.get('gpu', '?')}, driver {prov.get('driver', '?')}, CUDA {prov.get('cuda', '?')}, "
                   f"torch {prov.get('torch', '?')})")
     print(f"fitted in {time.time() - t0:.0f} s")

@@ -137,6 +137,22 @@ def test_row_reductions_run_at_their_own_rate_and_wide_rows_slower():
     assert seconds(wide, acc) == pytest.approx(wide.flops / 0.25e12, rel=1e-6)
 
 
+def test_softmax_kernel_follows_row_width_and_bytes():
+    """torch's dispatch: warp kernel up to 1024 elements, shared-memory kernel while a row's bytes fit
+    SMEM_ROW_BYTES (47 KiB), else the global-memory kernel with its own rate."""
+    limit = gpu.SMEM_ROW_BYTES
+    assert gpu.row_kernel(softmax(8, 1024)) == "warp" and gpu.row_kernel(eltwise(8, 1 << 20)) == "warp"
+    assert gpu.row_kernel(softmax(8, limit // 2, dtype="bf16")) == "smem"
+    assert gpu.row_kernel(softmax(8, limit // 2 + 8, dtype="bf16")) == "gmem"
+    assert gpu.row_kernel(softmax(8, limit // 4 + 8, dtype="fp32")) == "gmem"  # 4-byte rows overflow sooner
+    eff = {"stream_vector_eff": {"softmax": 0.5}, "wide_row_eff": {"softmax": 0.25}, "gmem_row_eff": {"softmax": 0.1}}
+    acc = machine(vector=1.0, **eff)
+    wide = softmax(64, 32768, dtype="bf16")
+    assert seconds(wide, acc) == pytest.approx(wide.flops / 0.1e12, rel=1e-6)
+    acc = machine(vector=1.0, **{**eff, "gmem_row_eff": {}})  # no gmem entry: the shared-memory rate
+    assert seconds(wide, acc) == pytest.approx(wide.flops / 0.25e12, rel=1e-6)
+
+
 def test_rmsnorm_has_its_own_efficiency_key():
     assert gpu.stream_key(norm(8, 64, affine=1)) == "rmsnorm"
     assert gpu.stream_key(norm(8, 64, affine=2)) == "norm"

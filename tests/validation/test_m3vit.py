@@ -17,7 +17,8 @@ Read: the abstract (arXiv 2210.14793, via the search tool's stored pages); the a
 while the next expert's parameters load, double-buffered), and configs/pascal/vit_moe (ViT-S, 512 x 512
 images, five tasks: semseg, human_parts, sal, edge, normals); the authors' follow-up HLS code Edge-MoE
 (sharc-lab/Edge-MoE include/datatypes.hpp: 32-bit fixed-point feature maps, 16-bit weights).  Not
-read: the paper's hardware section (engine sizes, clock, the baseline's exact definition).  Assumed,
+read: the paper's hardware section (engine sizes, clock, the baseline's exact definition; searched again
+this session, the stored arXiv pages give only the abstract).  Assumed,
 each chosen before comparing and not tuned to the published figures:
 
 - Model: the zoo's `m3vit` (ViT-S, 16 experts top-4 of width 384 in the odd blocks) at PASCAL-Context's

@@ -10,7 +10,11 @@ Published figures (the only numbers used, never fed into the model)
 
 What was read, and what was assumed
 -----------------------------------
-Read: the abstract.  Recalled, not re-read: an Intel FPGA PAC D5005 (Stratix 10) in the Intel DevCloud,
+Read: the abstract of arXiv 2406.02528v5 (the "13W" sentence; v6's abstract drops the FPGA and reports a
+multi-chip neuromorphic system instead, so the FPGA figures are v1-v5's).  Searched again for the FPGA
+section (search tool, pages corpus: the v5/v6 HTML pages and an extracted-text copy return only their
+opening; code corpus: ridgerchu/matmulfreellm holds no FPGA material): not reachable, so the core's
+width, the 42 ms and the 13.67 W below are still recollections.  Recalled, not re-read: an Intel FPGA PAC D5005 (Stratix 10) in the Intel DevCloud,
 a 60 MHz SystemVerilog core with a ternary matrix unit and row-wise/RMSNorm units fed by a DMA.  Assumed,
 each chosen before comparing and not tuned to the published figures (preset `matmulfree-fpga`):
 
