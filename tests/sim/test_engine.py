@@ -229,3 +229,72 @@ def test_graph_pass_runs_only_for_unit_types_present_and_its_graph_is_simulated(
             cost_mod._PASSES.pop("vector", None)
         else:
             cost_mod._PASSES["vector"] = saved
+
+
+# ---- holding a memory channel (in-bank PIM without dual row buffers: "blocked" mode) -------------------
+HOLD = "test_fake_hold"
+
+
+class HoldUnit(_Unit):
+    type: Literal["test_fake_hold"] = HOLD
+
+
+@pytest.fixture
+def hold_model():
+    """A unit type whose ops compute M cycles, move N DRAM bytes and hold the DRAM channel meanwhile."""
+    @cost_model(HOLD, kinds={OpKind.GEMM})
+    def holding(op, unit, accelerator):
+        cycles, dram = op.dims["M"], float(op.dims["N"])
+        return OpCost(unit=unit.name, cycles=cycles, compute_cycles=cycles,
+                      tier_bytes={"dram": dram} if dram else {}, utilization=1.0, holds=("dram",))
+
+    yield
+    del _REGISTRY[HOLD]
+    engine.model_cost.cache_clear()
+
+
+def mixed_machine() -> Accelerator:
+    """Fake unit 'a' (holds nothing) and holding unit 'p', DRAM at 1 B/s, clock 1 Hz."""
+    return Accelerator.model_construct(
+        name="fake", tech=Tech(node_nm=45, clock_hz=1.0), units=[FakeUnit(name="a"), HoldUnit(name="p")],
+        memory=[MemoryTier(name="dram", kind="ddr4", capacity_bytes=2**30, bandwidth_gbps=1e-9)])
+
+
+def test_holding_op_blocks_transfers_requested_while_it_computes(hold_model):
+    """y's transfer is requested at 1 (when w starts) but the channel is held by x until 4."""
+    g = Graph()
+    g.add(op("x", 4, unit="p"))
+    g.chain([op("z", 1, unit="a"), op("w", 1, unit="a"), op("y", 1, dram=2, unit="a")])
+    assert timeline(g, mixed_machine()) == [
+        ("z", "a", 0, 1, "gemm"), ("w", "a", 1, 2, "gemm"), ("x", "dram", 0, 4, "hold"), ("x", "p", 0, 4, "gemm"),
+        ("y", "dram", 4, 6, "dma"), ("y", "a", 2, 6, "gemm")]
+
+
+def test_holding_op_waits_for_a_transfer_queued_before_it(hold_model):
+    """y's transfer was queued first (0-3): x may only take the channel, and start, when it ends."""
+    g = Graph()
+    g.add(op("y", 1, dram=3, unit="a"))
+    g.add(op("x", 2, unit="p"))
+    assert timeline(g, mixed_machine()) == [
+        ("y", "dram", 0, 3, "dma"), ("y", "a", 0, 3, "gemm"), ("x", "dram", 3, 5, "hold"), ("x", "p", 3, 5, "gemm")]
+
+
+def test_op_that_holds_nothing_runs_beside_transfers(hold_model):
+    """The same graph with x on a unit whose cost holds no channel (dual row buffers): x runs 0-2."""
+    g = Graph()
+    g.add(op("y", 1, dram=3, unit="a"))
+    g.add(op("x", 2))
+    acc = Accelerator.model_construct(
+        name="fake", tech=Tech(node_nm=45, clock_hz=1.0), units=[FakeUnit(name="a"), FakeUnit(name="b")],
+        memory=[MemoryTier(name="dram", kind="ddr4", capacity_bytes=2**30, bandwidth_gbps=1e-9)])
+    assert timeline(g, acc) == [("x", "b", 0, 2, "gemm"), ("y", "dram", 0, 3, "dma"), ("y", "a", 0, 3, "gemm")]
+
+
+def test_holding_op_with_its_own_transfer_takes_it_first_then_holds(hold_model):
+    """x's own 2-byte transfer (queued at 0, before the hold) runs 0-2; x then holds the channel 2-5, so
+    x ends at 5 and z's transfer, requested at 2 when x starts, waits until 5."""
+    g = Graph()
+    g.chain([op("x", 3, dram=2, unit="p"), op("z", 1, dram=1, unit="a")])
+    assert timeline(g, mixed_machine()) == [
+        ("x", "dram", 0, 2, "dma"), ("x", "dram", 2, 5, "hold"), ("x", "p", 2, 5, "gemm"),
+        ("z", "dram", 5, 6, "dma"), ("z", "a", 5, 6, "gemm")]

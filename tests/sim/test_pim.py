@@ -1,0 +1,213 @@
+"""Purpose: pin `sim.pim`'s in-bank PIM formulas (module docstring) on the neupims preset's HBM2 timing, the
+dispatch pass (which ops go to the PIM, by the PimUnit policy fields), sub-batch splitting and tensor
+parallelism (`workloads.batching`), blocked mode (``OpCost.holds``) and the PIM energy result pass.
+
+Timing numbers are the neupims preset's (HBM2_8Gb_x128_dualpim.ini of casys-kaist/NeuPIMs: tCK 1 ns,
+tRCD = tRP = 14, tRAS 34, tCCD_L 2, tRFC 260, tREFI 3900, 1 KiB rows, 32 channels x 2 pseudo-channels x 16
+banks = 1024 banks, 1024 GB/s external); 16 fp16 multipliers per bank."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import arch
+import sim
+from sim import pim
+from sim.ppa import dram_pj_per_byte
+from workloads import Graph, Op, OpKind
+from workloads.batching import split_sizes, split_sub_batches, tensor_parallel
+from workloads.config import from_config
+
+NEUPIMS = arch.load("neupims")
+REFRESH = 1 - 260 / 3900
+
+
+def score(batch: int, kv: int, head_dim: int = 128, group: int = 1) -> Op:
+    return Op("s", OpKind.ATTN_SCORE, {"M": 1, "N": kv, "K": head_dim, "kv_group": group}, batch=batch, weights=False)
+
+
+def tiny_decoder(batch: int, phase: str = "decode") -> Graph:
+    cfg = {"model_type": "gpt2", "n_embd": 256, "n_layer": 2, "n_head": 4, "n_positions": 512, "vocab_size": 1000}
+    return from_config(cfg, phase=phase, batch=batch, seq_len=64)
+
+
+def test_banks_and_peak_of_the_neupims_hbm():
+    t = NEUPIMS.tier("hbm").timing
+    assert pim.banks(t) == 1024
+    # 1024 banks x 16 MACs per tCCD_L (2 ns)
+    assert pim.peak_macs_per_s(NEUPIMS.unit("pim"), t) == pytest.approx(1024 * 16 / 2e-9)
+
+
+def test_attention_score_cost_is_the_closed_form():
+    """1024 heads of a 512 x 128 fp16 K-cache: 128 KiB = 128 rows each, 128 rows per bank; 32 COMPs per row
+    -> a row visit is max(34, 14 + 64) + 14 = 92 ns; plus query in and scores out over 1024 GB/s."""
+    c = pim.in_bank_cost(score(1024, 512), NEUPIMS.unit("pim"), NEUPIMS)
+    rows_ns = 128 * 92 / REFRESH
+    io_ns = (1024 * 128 * 2 + 1024 * 512 * 2) / 1024e9 * 1e9
+    assert c.cycles == math.ceil(rows_ns + io_ns)
+    assert c.compute_cycles == 128 * 32 * 2
+    assert c.counts["pim_act"] == 1024 * 128
+    assert c.counts["pim_internal_read_bytes"] == 1024 * 128 * 1024
+    assert c.counts["pim_io_bytes"] == 1024 * 128 * 2 + 1024 * 512 * 2
+    assert c.counts["mac"] == 1024 * 512 * 128
+    assert c.tier_bytes == {}  # nothing crosses the engine's DMA channel
+    assert c.holds == ()  # dual row buffers
+
+
+def test_short_row_visit_is_bounded_by_t_ras():
+    """256-byte rows: 8 COMPs, 14 + 16 = 30 < tRAS 34, so a visit takes 34 + 14 = 48 ns, not 44."""
+    acc = arch.load("neupims", {"memory.hbm.timing.row_bytes": 256})
+    op = score(1024, 128)  # 32 KiB per head = 128 rows of 256 B; 128 rows per bank
+    c = pim.in_bank_cost(op, acc.unit("pim"), acc)
+    io_ns = (1024 * 128 * 2 + 1024 * 128 * 2) / 1024e9 * 1e9
+    assert c.cycles == math.ceil(128 * 48 / REFRESH + io_ns)
+
+
+def test_every_input_vector_rereads_the_row_so_gemms_are_compute_bound_on_pim():
+    """A weight GEMM with M vectors does M x 32 COMPs per row visit: M = 8 costs ~ (14 + 512) / 92 of M = 1."""
+    unit = NEUPIMS.unit("pim")
+    one = pim.in_bank_cost(Op("g", OpKind.GEMM, {"M": 1, "N": 4096, "K": 4096}), unit, NEUPIMS)
+    eight = pim.in_bank_cost(Op("g", OpKind.GEMM, {"M": 8, "N": 4096, "K": 4096}), unit, NEUPIMS)
+    rows_per_bank = math.ceil(4096 * 4096 * 2 / 1024 / 1024)  # 32
+    assert eight.compute_cycles == rows_per_bank * 8 * 32 * 2
+    assert eight.cycles > 5 * one.cycles
+
+
+def test_gqa_heads_share_one_matrix():
+    """32 query heads in groups of 4 read 8 K matrices, each with 4 vectors: same rows as 8 heads, 4x COMPs."""
+    unit = NEUPIMS.unit("pim")
+    gqa = pim.in_bank_cost(score(32 * 64, 256, group=4), unit, NEUPIMS)
+    mha = pim.in_bank_cost(score(8 * 64, 256), unit, NEUPIMS)
+    assert gqa.counts["pim_act"] == mha.counts["pim_act"]
+    assert gqa.compute_cycles == 4 * mha.compute_cycles
+
+
+def test_single_row_buffer_holds_the_channel():
+    blocked = arch.load("neupims-naive")
+    assert blocked.unit("pim").dual_row_buffer is False
+    assert pim.in_bank_cost(score(64, 256), blocked.unit("pim"), blocked).holds == ("hbm",)
+
+
+def test_bad_inputs_name_what_was_expected():
+    with pytest.raises(ValueError, match="cannot run op kind 'softmax'"):
+        pim.in_bank_cost(Op("x", OpKind.SOFTMAX, {"rows": 4, "cols": 4}), NEUPIMS.unit("pim"), NEUPIMS)
+    no_timing = NEUPIMS.model_copy(deep=True)
+    no_timing.memory[1] = no_timing.memory[1].model_copy(update={"timing": None})
+    with pytest.raises(ValueError, match="tier 'hbm', which has no timing"):
+        pim.in_bank_cost(score(64, 256), no_timing.unit("pim"), no_timing)
+
+
+# ---- dispatch ----------------------------------------------------------------------------------------------
+
+
+def test_decode_attention_goes_to_the_pim_and_gemms_to_the_npu():
+    per_op = sim.simulate(tiny_decoder(8), NEUPIMS).per_op.set_index("name")
+    assert set(per_op.loc[per_op["kind"].isin(["attn_score", "attn_context"]), "unit"]) == {"pim"}
+    assert set(per_op.loc[per_op["kind"] == "gemm", "unit"]) == {"npu"}
+    assert set(per_op.loc[per_op["kind"] == "softmax", "unit"]) == {"vector"}
+
+
+def test_prefill_attention_stays_on_the_npu():
+    per_op = sim.simulate(tiny_decoder(2, "prefill"), NEUPIMS).per_op
+    assert "pim" not in set(per_op["unit"])
+
+
+def test_dispatch_follows_the_policy_fields():
+    acc = arch.load("neupims", {"units.pim.dispatch_kinds": ["attn_score"]})
+    per_op = sim.simulate(tiny_decoder(8), acc).per_op
+    assert set(per_op.loc[per_op["kind"] == "attn_context", "unit"]) == {"npu"}
+    assert set(per_op.loc[per_op["kind"] == "attn_score", "unit"]) == {"pim"}
+    acc = arch.load("neupims", {"units.pim.dispatch_kinds": ["attn_score", "attn_context", "gemm"],
+                                "units.pim.dispatch_max_m": 8})
+    per_op = sim.simulate(tiny_decoder(8), acc).per_op
+    assert set(per_op.loc[per_op["kind"] == "gemm", "unit"]) == {"pim"}  # decode GEMMs have M = batch = 8
+
+
+# ---- sub-batches and tensor parallelism ------------------------------------------------------------------
+
+
+def test_split_sizes():
+    assert split_sizes(5, 2) == [3, 2]
+    assert split_sizes(512, 2) == [256, 256]
+    with pytest.raises(ValueError, match="sub_batches=3: expected at most the batch size 2"):
+        split_sizes(2, 3)
+
+
+def test_sub_batches_are_independent_chains_with_the_same_work():
+    g = tiny_decoder(6)
+    s = split_sub_batches(g, 2)
+    assert len(s) == 2 * len(g)
+    assert s.macs == g.macs and s.flops == g.flops and s.params == g.params
+    names = {op.name: op.tags["sub_batch"] for op in s.ops()}
+    assert all(names[u] == names[v] for u, v in s.g.edges)  # no edge joins two sub-batches
+    assert s["L0.attn.score.sb0"].batch == 3 * 4 and s["L0.attn.qkv_proj.sb1"].dims["M"] == 3
+
+
+def test_neupims_splits_only_batches_of_at_least_sub_batch_min():
+    assert NEUPIMS.unit("pim").sub_batches == 2 and NEUPIMS.unit("pim").sub_batch_min == 256
+    small = sim.simulate(tiny_decoder(8), NEUPIMS).per_op
+    assert "tag_sub_batch" not in small.columns
+    acc = arch.load("neupims", {"units.pim.sub_batch_min": 4})
+    split = sim.simulate(tiny_decoder(8), acc).per_op
+    assert sorted(set(split["tag_sub_batch"])) == [0, 1]
+
+
+def test_an_op_without_the_batch_in_its_dims_cannot_be_split():
+    g = Graph("moe", {"batch": 4})
+    g.add(Op("e0.up", OpKind.GEMM, {"M": 3, "N": 8, "K": 8}))
+    with pytest.raises(ValueError, match="op 'e0.up' .*M = 3 is not a multiple of 4"):
+        split_sub_batches(g, 2)
+
+
+def test_tensor_parallel_shards_projections_and_heads():
+    g = tiny_decoder(4)
+    t = tensor_parallel(g, 4)
+    assert t["L0.attn.qkv_proj"].dims["N"] == g["L0.attn.qkv_proj"].dims["N"] // 4
+    assert t["L0.attn.o_proj"].dims["K"] == g["L0.attn.o_proj"].dims["K"] // 4
+    assert t["L0.mlp.fc1"].dims["N"] == g["L0.mlp.fc1"].dims["N"] // 4
+    assert t["L0.mlp.fc2"].dims["K"] == g["L0.mlp.fc2"].dims["K"] // 4
+    assert t["L0.attn.score"].batch == g["L0.attn.score"].batch // 4
+    assert t["L0.attn_norm"] == g["L0.attn_norm"]  # replicated
+    layer = [op.name for op in g.ops() if op.tags.get("block") in ("attn", "mlp") and op.is_matmul]
+    assert sum(t[n].macs for n in layer) * 4 == sum(g[n].macs for n in layer)
+
+
+# ---- blocked mode end to end, NPU-only attention traffic, energy ---------------------------------------------
+
+
+def test_blocked_pim_ops_never_overlap_a_transfer_and_dual_row_buffers_hold_nothing():
+    g = tiny_decoder(64)
+    over = {"units.pim.sub_batch_min": 4}
+    blocked = sim.simulate(g, arch.load("neupims-blocked", over), trace=True).trace
+    holds = [(e["start_s"], e["end_s"]) for e in blocked if e["kind"] == "hold"]
+    dmas = [(e["start_s"], e["end_s"]) for e in blocked if e["kind"] == "dma" and e["unit"] == "hbm"]
+    assert len(holds) == 8 and dmas  # 2 layers x 2 attention ops x 2 sub-batches
+    assert not any(s < he and hs < e for s, e in dmas for hs, he in holds)
+    dual = sim.simulate(g, arch.load("neupims", over), trace=True).trace
+    assert not [e for e in dual if e["kind"] == "hold"]
+
+
+def test_npu_only_attention_reads_the_kv_cache_over_the_hbm_channel():
+    g = tiny_decoder(8)
+    per_op = sim.simulate(g, arch.load("npu-only")).per_op.set_index("name")
+    kv = g["L0.attn.score"].batch * 64 * 64 * 2  # heads x kv_len x head_dim x fp16
+    assert per_op.loc["L0.attn.score", "bytes_hbm"] >= kv
+    assert per_op.loc["L0.attn.score", "dma_end_s"] > per_op.loc["L0.attn.score", "dma_start_s"]
+
+
+def test_pim_energy_is_activations_row_reads_and_io():
+    r = sim.simulate(tiny_decoder(8), NEUPIMS)
+    unit = NEUPIMS.unit("pim")
+    rows = r.per_op[r.per_op["unit"] == "pim"]
+    assert len(rows) == 4 and (rows["energy_pim_j"] > 0).all()
+    c = pim.in_bank_cost(tiny_decoder(8)["L0.attn.score"].signature(), unit, NEUPIMS).counts
+    want = (c["pim_act"] * 909.0 + c["pim_internal_read_bytes"] * 8 * 1.5
+            + c["pim_io_bytes"] * dram_pj_per_byte(NEUPIMS.tier("hbm"))) * 1e-12
+    assert rows.set_index("name").loc["L0.attn.score", "energy_pim_j"] == pytest.approx(want)
+    assert r.summary["energy_pim_j"] == pytest.approx(rows["energy_pim_j"].sum())
+    assert r.summary["energy_j"] == pytest.approx(r.per_op["energy_j"].sum())
+    assert (rows["energy_mac_j"] > 0).all()  # the multipliers, priced by sim.ppa at fp16
+    again = pim.price(r, pim.dispatch(tiny_decoder(8), NEUPIMS), NEUPIMS)  # idempotent: a second pass replaces, never adds
+    assert again.summary["energy_j"] == pytest.approx(r.summary["energy_j"])
