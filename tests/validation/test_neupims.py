@@ -1,0 +1,156 @@
+"""Validation: NeuPIMs vs NPU-only, naive NPU+PIM and GPU-only, measured vs published (Heo et al., "NeuPIMs:
+NPU-PIM Heterogeneous Acceleration for Batched LLM Inferencing", ASPLOS 2024, arXiv 2403.00579).
+
+Published figures (the only numbers used, never fed into the model)
+--------------------------------------------------------------------
+- throughput of NeuPIMs over GPU-only 3x, over NPU-only 2.4x, over naive NPU+PIM 1.6x   (abstract)
+- the gains come from dual row buffers (NPU memory traffic beside PIM compute) and sub-batch interleaving
+  (two sub-batches pipelined so NPU GEMMs and PIM GEMVs overlap)                          (abstract, Sec. 1)
+
+What was read, and what was assumed
+-----------------------------------
+The search tool returned the abstract and introduction of the paper, not its evaluation section.  The setup
+is taken from the authors' public simulator (github.com/casys-kaist/NeuPIMs), each item chosen before the
+comparison and not tuned to it:
+
+- Models (configs/model_configs/gpt3-*.json): GPT3-7B (hidden 4096, 32 heads, TP 4), GPT3-13B (5120, 40,
+  TP 4), GPT3-30B (7168, 56, TP 4), GPT3-175B (12288, 96, TP 8); ``model_n_layer: 1``: the simulator runs one
+  decoder layer of one device's tensor-parallel shard, so we do too (`workloads.batching.tensor_parallel`;
+  all-reduce left out, as it is in a one-device simulation).  GPT-3 architecture from the zoo's gpt3-175b.
+- Batch 512 decoding requests (request-traces/clb/share-gpt2-bs512-ms7B-tp4-clb-*.csv: 512 requests);
+  context 300 tokens, the mean ``seq_len`` of that ShareGPT trace's 512 requests (299.9; median 217).  All
+  requests get the mean (per-request lengths are left out; NeuPIMs' channel load balancing aims to even
+  them out over channels).  Alpaca traces are not in the repository: not reproduced.
+- Baselines (README "Baselines"): NPU-only (`npu-only`: everything on the NPU), NPU+PIM (`neupims-naive`:
+  attention GEMVs on single-row-buffer PIM, blocked mode, no sub-batches), NeuPIMs (`neupims`: dual row
+  buffers, sub-batch interleaving, on from batch 256).  GPU-only: one NVIDIA A100 SXM 80 GB per shard
+  (`gpu-a100`; assumed: the GPU the paper compares with could not be read; its efficiency terms are the
+  H100 fit, see that preset).
+- Throughput ratio = latency of the baseline's decoding step / NeuPIMs'; the published figures are averages
+  over models and traces, compared with the geometric mean over the four models.  Tolerance +-25% (issue 5).
+- Ablations: `neupims-blocked` (sub-batches, no dual row buffers) and `neupims-no-subbatch` (dual row
+  buffers, no sub-batches).  Documented lower bound: turning dual row buffers off loses at least 5% of
+  NeuPIMs' throughput (geomean) and never gains.
+
+Reproduce the table: ``python -m pytest -q tests/validation/test_neupims.py -s``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import arch
+import sim
+from tests.validation.side_by_side import write_lines
+from workloads import zoo
+from workloads.batching import tensor_parallel
+from workloads.config import from_config
+from workloads.graph import Graph
+
+PUBLISHED = {
+    "npu-only": (2.4, "arXiv 2403.00579, abstract: 2.4x throughput over NPU-only"),
+    "neupims-naive": (1.6, "arXiv 2403.00579, abstract: 1.6x over naive NPU+PIM integration"),
+    "gpu-a100": (3.0, "arXiv 2403.00579, abstract: 3x over GPU-only"),
+}
+TOLERANCE = 0.25
+#: name -> (hidden, heads, tensor-parallel degree): casys-kaist/NeuPIMs configs/model_configs/gpt3-*.json
+MODELS = {"GPT3-7B": (4096, 32, 4), "GPT3-13B": (5120, 40, 4), "GPT3-30B": (7168, 56, 4),
+          "GPT3-175B": (12288, 96, 8)}
+BATCH = 512  # request-traces/*bs512*: 512 requests
+KV_LEN = 300  # mean seq_len of request-traces/clb/share-gpt2-bs512-ms7B-tp4-clb-0.csv (299.9)
+DESIGNS = ("neupims", "npu-only", "neupims-naive", "gpu-a100", "neupims-blocked", "neupims-no-subbatch")
+DUAL_ROW_MIN_LOSS = 0.05
+
+
+def layer_shard(hidden: int, heads: int, tp: int) -> Graph:
+    """One GPT-3 decoder layer (attention and MLP blocks only), one device's tensor-parallel share."""
+    cfg = zoo.config("gpt3-175b")
+    cfg.update(n_embd=hidden, n_head=heads, n_inner=4 * hidden, n_layer=1)
+    g = from_config(cfg, phase="decode", batch=BATCH, kv_len=KV_LEN)
+    keep = {op.name for op in g.ops() if op.tags.get("block") in ("attn", "mlp")}
+    out = Graph(g.name, g.meta)
+    for op in g.ops():
+        if op.name in keep:
+            out.add(op, [p.name for p in g.predecessors(op) if p.name in keep])
+    return tensor_parallel(out, tp)
+
+
+def geomean(xs) -> float:
+    xs = list(xs)
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+@pytest.fixture(scope="module")
+def table(pytestconfig) -> dict[str, dict[str, float]]:
+    """model -> design -> decoding-step latency (s)."""
+    accs = {d: arch.load(d) for d in DESIGNS}
+    out = {m: {d: sim.simulate(layer_shard(*spec), a).summary["latency_s"] for d, a in accs.items()}
+           for m, spec in MODELS.items()}
+    lines = [f"NeuPIMs (arXiv 2403.00579) one decoder layer per device, batch {BATCH}, context {KV_LEN}: "
+             "NeuPIMs throughput / baseline's"]
+    head = f"{'model':10s} {'NeuPIMs us':>10s}" + "".join(f" {d:>19s}" for d in DESIGNS[1:])
+    lines += [head, "-" * len(head)]
+    for m, lat in out.items():
+        lines.append(f"{m:10s} {lat['neupims'] * 1e6:10.0f}" + "".join(
+            f" {lat[d] / lat['neupims']:>18.2f}x" for d in DESIGNS[1:]))
+    lines.append(f"{'geomean':10s} {'':10s}" + "".join(f" {ratio(out, d):>18.2f}x" for d in DESIGNS[1:]))
+    pub = "".join(f" {PUBLISHED[d][0]:>18.1f}x" if d in PUBLISHED else f" {'(ablation)':>19s}" for d in DESIGNS[1:])
+    lines.append(f"{'published':10s} {'':10s}{pub}")
+    write_lines(pytestconfig, lines)
+    return out
+
+
+def ratio(table: dict[str, dict[str, float]], design: str) -> float:
+    """Geomean over models of NeuPIMs' throughput over `design`'s (its latency / NeuPIMs')."""
+    return geomean(lat[design] / lat["neupims"] for lat in table.values())
+
+
+def check(table, design: str) -> None:
+    published, source = PUBLISHED[design]
+    measured = ratio(table, design)
+    assert measured == pytest.approx(published, rel=TOLERANCE), f"{measured:.2f}x vs published {published}x ({source})"
+
+
+def test_throughput_over_npu_only(table):
+    check(table, "npu-only")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 0.97x vs published 1.6x: the in-bank PIM model streams attention at ~9.5 TB/s (1024 banks, "
+    "92 ns per 1 KiB row visit), so PIM attention is only ~10% of the step, and the systolic model's GEMMs run "
+    "at ~33% of peak (ws preload per fold): the NPU, not the PIM, bounds both systems, and blocking the PIM or "
+    "dropping sub-batches leaves little to lose"))
+def test_throughput_over_naive_npu_pim(table):
+    check(table, "neupims-naive")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 0.84x vs published 3x: the GPU model runs fused decode attention at 93% of the A100's 2 TB/s and "
+    "GEMMs at 75% of 312 TFLOP/s, while the NPU's systolic GEMMs reach ~33% of 262 TFLOP/s; the paper's GPU "
+    "baseline (software stack, attention kernels) could not be read"))
+def test_throughput_over_gpu_only(table):
+    check(table, "gpu-a100")
+
+
+def test_dual_row_buffers_off_loses_throughput(table):
+    loss = [lat["neupims-blocked"] / lat["neupims"] for lat in table.values()]
+    assert min(loss) >= 1.0 - 1e-9, loss  # never gains
+    assert geomean(loss) >= 1.0 + DUAL_ROW_MIN_LOSS, loss
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 0.97x (interleaving costs 3% on the geomean): each sub-batch re-reads the layer's weights and "
+    "the systolic model pays a weight preload per fold, so halving M costs the NPU more than the PIM time it "
+    "hides (the PIM's attention is ~10% of the step here)"))
+def test_sub_batch_interleaving_off_loses_throughput(table):
+    assert ratio(table, "neupims-no-subbatch") > 1.0
+
+
+def test_pim_runs_the_attention_and_the_npu_the_gemms(table):
+    r = sim.simulate(layer_shard(*MODELS["GPT3-7B"]), arch.load("neupims"))
+    busy = r.per_op.groupby(["unit", "kind"])["latency_s"].sum()
+    assert set(busy["pim"].index) == {"attn_score", "attn_context"}
+    assert set(busy["npu"].index) == {"gemm"}
+    assert sorted(set(r.per_op["tag_sub_batch"])) == [0, 1]
