@@ -5,6 +5,11 @@ dma or reload --, op, start_s, end_s); never simulates.  Each design gets three 
 engine (one bar per frame, coloured by task), its off-chip transfers (overlapping transfers of a
 frame merged into one bar) and its weight reloads (one bar per reload, in red).  `switch_summary`
 tabulates what the figure shows: frames, makespan, reload count and time per design.
+
+Unit timeline of one simulation (`unit_timeline_figure`): one row per unit of a `Result`'s per-op table
+(start_s/end_s per op), bars coloured by op kind, so overlap between units (NeuPIMs' NPU GEMMs of one
+sub-batch beside the PIM's attention of the other) is visible; `overlap_s` and `overlapping_units` say
+whether and how long units ran at once (a report includes the figure when `overlapping_units` is not empty).
 """
 
 from __future__ import annotations
@@ -92,4 +97,43 @@ def task_switch_figure(traces: Mapping[str, Sequence[Mapping[str, Any]]], title:
     fig.update_layout(barmode="overlay", title=title, xaxis_title="time (ms)", template="plotly_white",
                       yaxis={"categoryorder": "array", "categoryarray": order[::-1]}, legend_title="task / lane",
                       height=140 + 40 * len(order))
+    return fig
+
+
+# ---- unit timeline of one simulation (NPU/PIM overlap) ---------------------------------------------------
+
+
+def busy_intervals(per_op: pd.DataFrame, unit: str) -> list[tuple[float, float]]:
+    """Merged (start_s, end_s) intervals during which `unit` ran an op (from a Result's per-op table)."""
+    part = per_op[per_op["unit"] == unit]
+    return _merge(list(zip(part["start_s"].astype(float), part["end_s"].astype(float))))
+
+
+def overlap_s(per_op: pd.DataFrame, a: str, b: str) -> float:
+    """Seconds during which units `a` and `b` both ran ops."""
+    total, ib = 0.0, busy_intervals(per_op, b)
+    for s, e in busy_intervals(per_op, a):
+        total += sum(max(0.0, min(e, e2) - max(s, s2)) for s2, e2 in ib)
+    return total
+
+
+def overlapping_units(per_op: pd.DataFrame) -> list[str]:
+    """Units (first-seen order) that ran an op while another unit was running one; [] when none did."""
+    units = [u for u in dict.fromkeys(per_op["unit"])]
+    return [u for u in units if any(overlap_s(per_op, u, v) > 0 for v in units if v != u)]
+
+
+def unit_timeline_figure(per_op: pd.DataFrame, title: str, max_ops: int = 4000) -> go.Figure:
+    """Horizontal bars (time in µs): one row per unit, one bar per op coloured by kind (the first
+    `max_ops` ops by start time), so NPU GEMMs beside PIM attention show as overlapping rows."""
+    df = per_op.sort_values("start_s").head(max_ops)
+    units = list(dict.fromkeys(df["unit"]))
+    fig = go.Figure()
+    for i, (kind, part) in enumerate(df.groupby("kind", sort=True)):
+        fig.add_bar(name=str(kind), orientation="h", y=part["unit"].tolist(), base=(part["start_s"] * 1e6).tolist(),
+                    x=((part["end_s"] - part["start_s"]) * 1e6).tolist(), marker_color=TASK_COLORS[i % len(TASK_COLORS)],
+                    text=part["name"].tolist(), hovertemplate="%{text}<br>%{base:.2f} µs + %{x:.2f} µs<extra></extra>")
+    fig.update_layout(barmode="overlay", title=f"{title}: unit timeline", xaxis_title="time (µs)",
+                      yaxis={"categoryorder": "array", "categoryarray": units[::-1]}, legend_title="op kind",
+                      template="plotly_white", height=140 + 50 * len(units))
     return fig

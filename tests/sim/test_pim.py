@@ -211,3 +211,16 @@ def test_pim_energy_is_activations_row_reads_and_io():
     assert (rows["energy_mac_j"] > 0).all()  # the multipliers, priced by sim.ppa at fp16
     again = pim.price(r, pim.dispatch(tiny_decoder(8), NEUPIMS), NEUPIMS)  # idempotent: a second pass replaces, never adds
     assert again.summary["energy_j"] == pytest.approx(r.summary["energy_j"])
+
+
+def test_unit_timeline_shows_npu_and_pim_overlapping_only_with_sub_batches():
+    from reports.timeline import overlap_s, overlapping_units, unit_timeline_figure
+
+    over = {"units.pim.sub_batch_min": 4}
+    r = sim.simulate(tiny_decoder(64), arch.load("neupims", over))
+    assert overlap_s(r.per_op, "npu", "pim") > 0
+    assert {"npu", "pim"} <= set(overlapping_units(r.per_op))
+    fig = unit_timeline_figure(r.per_op, "tiny on neupims")
+    assert {"npu", "pim"} <= {y for bar in fig.data for y in bar.y}
+    naive = sim.simulate(tiny_decoder(64), arch.load("neupims-naive", over)).per_op
+    assert overlap_s(naive, "npu", "pim") == 0.0  # one chain, blocked PIM: NPU and PIM take turns
