@@ -40,9 +40,10 @@ Dispatch and sub-batch interleaving (`dispatch`, the ``pim`` graph pass)
 For the first in-bank PIM unit: when ``sub_batches > 1`` and the graph's batch (``graph.meta["batch"]``)
 is at least ``sub_batch_min``, the graph is split into independent sub-batches
 (`workloads.batching.split_sub_batches`), so the engine overlaps one sub-batch's NPU GEMMs with the other's
-PIM attention.  Then every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most
-``dispatch_max_m`` (decode attention: M = 1) is pinned to the PIM with the ``unit`` tag; the rest stay on
-the NPU and vector units.  Logic-die units: `sim.pim_logic.assign` runs instead.
+PIM attention.  Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most
+``dispatch_max_m`` (decode attention: M = 1) is pinned to the PIM with the ``unit`` tag, judged on the
+unsplit op (pinning comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector
+units.  Logic-die units: `sim.pim_logic.assign` runs instead.
 
 Left out: tFAW on all-bank activations (all-bank PIM activation is assumed to be power-provisioned, as in
 Newton), the partial last row of a matrix (counted as a full row), channel load imbalance (requests are
@@ -164,12 +165,13 @@ def dispatch(graph: Graph, accelerator: Any) -> Graph:
     if not in_bank:
         return graph
     unit = in_bank[0]
+    graph = pin(graph, unit)  # judged on the unsplit ops; the split copies keep the tag
     batch = graph.meta.get("batch")
     if unit.sub_batches > 1 and isinstance(batch, int) and batch >= max(unit.sub_batch_min, unit.sub_batches):
         from workloads.batching import split_sub_batches
 
         graph = split_sub_batches(graph, unit.sub_batches)
-    return pin(graph, unit)
+    return graph
 
 
 # ---- energy of the rows read inside the DRAM -------------------------------------------------------------
