@@ -244,56 +244,77 @@ def sections(graph: Graph, shares: dict, unit, accelerator, w_tier: dict, kv_tie
     """Partition the topological order into contiguous sections that fit the PMUs and minimise the sum of
     `section_cycles` (dynamic programming over section ends; a section's bottleneck is estimated as its
     largest stage, the final allocation is `_allocate`'s).  Sections have at most ``max_stages`` ops
-    (default: ``min(pcus, 64)``, which bounds the search)."""
+    (default: ``min(pcus, 48)``, which bounds the search)."""
     ops = graph.ops()
     n = len(ops)
     index = {op.name: i for i, op in enumerate(ops)}
     last_succ = [max((index[x] for x in graph.g.successors(op.name)), default=n) for op in ops]
     preds = [[index[p] for p in graph.g.predecessors(op.name)] for op in ops]
     sram = unit.pmus * unit.pmu_bytes
-    window = unit.max_stages or min(unit.pcus, 64)
+    window = unit.max_stages or min(unit.pcus, 48)
     token_chunks = max(1, math.ceil(tokens / unit.chunk_rows))
     hbm = tiers(accelerator)[0]
     d = [shares[op.name] for op in ops]
     need = [_need(op, x, token_chunks) for op, x in zip(ops, d)]
-    best = [0.0] + [math.inf] * n
     cut = [0] * (n + 1)
     flops_all = np.array([x["flops"] for x in d], dtype=float)
+    clock = accelerator.tech.clock_hz
+    per_byte = {i: clock / t.bytes_per_s(clock) for i, t in enumerate(accelerator.off_chip)}
+    launch = unit.kernel_launch_s * clock
+    s = accelerator.sockets
+    link = peer_link(accelerator)
+    if s > 1 and link is not None:
+        ar_per_byte, ar_lat = 2 * (s - 1) / s / (link.bandwidth_gbps * 1e9) * clock, 2 * link.latency_s * clock
+    else:
+        ar_per_byte = ar_lat = 0.0
+        if s > 1 and any(x["ar"] for x in d):
+            allreduce_s(1.0, accelerator)  # raises: sockets without a peer link
+    n_t = len(accelerator.off_chip)
+
+    def col(key: str) -> np.ndarray:
+        return np.array([x[key] for x in d], dtype=float)
+
+    w, kv, outs, inb, arb = col("w"), col("kv"), col("out"), col("in"), col("ar")
+    need_a = np.array(need)
+    wt = np.array([w_tier.get(op.name, hbm) for op in ops])
+    kt = np.array([kv_tier.get(op.name, hbm) for op in ops])
+    per_tier = [np.where(wt == t, w, 0.0) + np.where(kt == t, kv, 0.0) for t in range(n_t)]
+    root_in = np.where([not p for p in preds], inb, 0.0)
+    ls = np.array(last_succ)
+    best = np.full(n + 1, math.inf)
+    best[0] = 0.0
+
+    def suffix(x: np.ndarray) -> np.ndarray:
+        return np.cumsum(x[::-1])[::-1]
+
     for j in range(1, n + 1):
         lo = max(0, j - window)
-        fills, bnecks = _stage_cycles(flops_all[lo:j][::-1], unit.pcus, unit.flops_per_pcu_per_cycle)
-        w_max = sram_need = ar = 0.0
-        n_ar = 0
-        moves: dict[int, float] = {}
-        ext: set[int] = set()
-        for i in range(j - 1, lo - 1, -1):
-            x = d[i]
-            sram_need += need[i]
-            if sram_need > sram and i < j - 1:
-                break
-            w_max = max(w_max, x["w"])
-            if x["ar"]:
-                ar, n_ar = ar + x["ar"], n_ar + 1
-            if x["w"]:
-                moves[w_tier[ops[i].name]] = moves.get(w_tier[ops[i].name], 0.0) + x["w"]
-            if x["kv"]:
-                moves[kv_tier[ops[i].name]] = moves.get(kv_tier[ops[i].name], 0.0) + x["kv"]
-            if last_succ[i] >= j:
-                moves[hbm] = moves.get(hbm, 0.0) + x["out"]
-            if i in ext:
-                ext.discard(i)
-                moves[hbm] -= d[i]["out"]
-            if not preds[i]:
-                moves[hbm] = moves.get(hbm, 0.0) + x["in"]
-            for p in preds[i]:
-                if p not in ext:
-                    ext.add(p)
-                    moves[hbm] = moves.get(hbm, 0.0) + d[p]["out"]
-            chunks = max(token_chunks, math.ceil(w_max / unit.pmu_bytes), 1)
-            cyc, _ = section_cycles(unit, accelerator, fill=fills[j - 1 - i], bneck=bnecks[j - 1 - i], chunks=chunks,
-                                    moves=moves, ar_bytes=ar, n_ar=n_ar)
-            if best[i] + cyc < best[j]:
-                best[j], cut[j] = best[i] + cyc, i
+        seg = slice(lo, j)
+        fills, bnecks = _stage_cycles(flops_all[seg][::-1], unit.pcus, unit.flops_per_pcu_per_cycle)
+        fills, bnecks = fills[::-1], bnecks[::-1]  # index i - lo: the section [i, j)
+        ok = suffix(need_a[seg]) <= sram
+        ok[-1] = True
+        w_max = np.maximum.accumulate(w[seg][::-1])[::-1]
+        ar, n_ar = suffix(arb[seg]), suffix((arb[seg] > 0).astype(float))
+        # activations read from HBM: producers p < i with a consumer in [i, j) (each once), graph inputs
+        diff = np.zeros(j - lo + 1)
+        last_use: dict[int, int] = {}
+        for k in range(lo, j):
+            for p in preds[k]:
+                last_use[p] = k
+        for p, k in last_use.items():
+            diff[max(p + 1, lo) - lo] += outs[p]
+            diff[k + 1 - lo] -= outs[p]
+        act = np.cumsum(diff)[:-1] + suffix(root_in[seg]) + suffix(np.where(ls[seg] >= j, outs[seg], 0.0))
+        mem = np.zeros(j - lo)
+        for t in range(n_t):
+            mem = np.maximum(mem, (suffix(per_tier[t][seg]) + (act if t == hbm else 0.0)) * per_byte[t])
+        chunks = np.maximum(token_chunks, np.ceil(w_max / unit.pmu_bytes))
+        compute = np.ceil((fills + (chunks - 1) * bnecks) / chunks)
+        cyc = launch + np.maximum(np.maximum(compute, mem), ar * ar_per_byte) + ar_lat * n_ar  # = section_cycles
+        cand = np.where(ok, best[seg] + cyc, math.inf)
+        k = len(cand) - 1 - int(np.argmin(cand[::-1]))  # ties: the shorter section
+        best[j], cut[j] = cand[k], lo + k
     out: list[list[Op]] = []
     j = n
     while j > 0:
@@ -443,6 +464,14 @@ def expert_slots(coe, accelerator, devices: int) -> int:
     return max(0, per_group * (accelerator.sockets // devices) - math.ceil(coe.router_bytes / coe.expert_bytes))
 
 
+def model_store(coe, accelerator):
+    """The memory tier experts are loaded from (the source of the link into HBM), or None (the host)."""
+    hbm = accelerator.off_chip[tiers(accelerator)[0]].name
+    link = next((lk for lk in accelerator.links if lk.dst == hbm), None)
+    names = {t.name: t for t in accelerator.memory}
+    return names.get(link.src) if link is not None else None
+
+
 def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
     """Latency of every request of `stream` (`workloads.coe.requests`): the router reads the prompt
     (prefill), a missing expert is loaded (`load_time_s` over `devices`), the expert prefills the prompt
@@ -456,13 +485,19 @@ def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
         raise ValueError("serve_coe: stream is empty; expected at least one request")
     if devices < 1 or accelerator.sockets % devices:
         raise ValueError(f"serve_coe: devices={devices}; expected a divisor of sockets={accelerator.sockets}")
+    store = model_store(coe, accelerator)
+    if store is not None and store.capacity_bytes * accelerator.sockets < coe.weight_bytes:
+        raise RduError(f"{accelerator.name}: memory.{store.name}.capacity_bytes: got {store.capacity_bytes:.4g} per "
+                       f"socket; expected at least {coe.weight_bytes / accelerator.sockets:.4g} to hold all "
+                       f"{coe.experts} experts and the router ({coe.weight_bytes:.4g} bytes)")
     slots = expert_slots(coe, accelerator, devices)
     hits = replay(stream, slots)
     switch = load_time_s(coe.expert_bytes, accelerator, devices)
     cache: dict[tuple, float] = {}
 
     def run(kind: str, **wl) -> float:
-        key = (kind, tuple(sorted(wl.items())))
+        model = coe.router_model if kind == "router" else coe.expert_model
+        key = (model, tuple(sorted(wl.items())))
         if key not in cache:
             g = coe.router_graph(**wl) if kind == "router" else coe.expert_graph(**wl)
             cache[key] = sim.simulate(g, accelerator).summary["latency_s"]

@@ -16,6 +16,7 @@ or a request takes is `sim.dataflow`'s and `sim`'s business.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -54,16 +55,16 @@ class CoE:
 
         return zoo.load(self.router_model, **workload)
 
-    @property
+    @functools.cached_property
     def expert_bytes(self) -> float:
         """Bytes of one expert's weights (what a model switch copies)."""
         return self.expert_graph(phase="decode").weight_bytes
 
-    @property
+    @functools.cached_property
     def router_bytes(self) -> float:
         return self.router_graph(phase="decode").weight_bytes
 
-    @property
+    @functools.cached_property
     def params(self) -> int:
         """Parameters of all experts and the router."""
         return self.experts * self.expert_graph(phase="decode").params + self.router_graph(phase="decode").params
