@@ -15,8 +15,14 @@
 Backends:
 
 - ``local`` with one worker: `Inline`, in this process (a crash here ends the run: nothing to restart).
-- ``local`` with N > 1 workers: `Pool`, a ``ProcessPoolExecutor`` (spawn start method) with at most
-  ``8 N`` points in flight (queued in the pool, so the workers never wait for the runner).
+- ``local`` with N > 1 workers: `Pool`, a ``ProcessPoolExecutor`` with at most ``8 N`` points in flight
+  (queued in the pool, so the workers never wait for the runner).  Workers are forked when that is
+  safe -- the platform has ``fork`` and this process runs no other Python thread, so no lock can be
+  held across the fork -- and spawned otherwise (`start_method`).  A forked worker inherits the modules
+  already imported instead of importing coex again (about 0.7 s per worker, which is half the time of
+  a 128-point run); the store's SQLite connection is never touched in a worker (workers leave through
+  ``os._exit``, which runs no destructors).  ``COEX_DSE_START_METHOD=spawn`` (or ``fork``,
+  ``forkserver``) overrides the choice.
 - ``ray``: `Ray`, one actor per worker on a local Ray cluster started with ``num_cpus=N`` (or the
   cluster named by ``RAY_ADDRESS``, or one this process already joined), one point in flight per actor.
 
@@ -34,6 +40,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -48,6 +55,23 @@ BACKENDS = ("local", "ray")
 WORKER_DIED = ("WorkerDied: the worker process died while evaluating this point "
                "(killed by a signal, out of memory, or a crash in native code)")
 DEATH_LIMIT = 5
+
+
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def start_method() -> str:
+    """How `Pool` starts its workers now: ``COEX_DSE_START_METHOD`` if set, else ``fork`` where the
+    platform has it and this process runs a single thread, else ``spawn`` (module docstring)."""
+    asked = os.environ.get("COEX_DSE_START_METHOD")
+    if asked:
+        if asked not in START_METHODS or asked not in multiprocessing.get_all_start_methods():
+            raise ValueError(f"COEX_DSE_START_METHOD={asked!r}: expected one of "
+                             f"{', '.join(m for m in START_METHODS if m in multiprocessing.get_all_start_methods())}")
+        return asked
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _stop(run_hint: str, detail: str = "") -> RuntimeError:
@@ -111,7 +135,7 @@ class Pool(Backend):
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(start_method()),
                                    initializer=_init_worker, initargs=(self.make,))
 
     def _restart(self) -> None:

@@ -9,7 +9,7 @@
   ``sim.simulate`` on every workload and aggregates the summaries with the workloads' weights
   (`aggregate`).  Each worker keeps one evaluator, so workload graphs are built once and the
   simulator's per-op cost memo is shared by every point that worker evaluates.
-- Backends (`dse.backends`): ``local`` evaluates in this process (``workers=1``) or in a spawned
+- Backends (`dse.backends`): ``local`` evaluates in this process (``workers=1``) or in a
   process pool; ``ray`` on one Ray actor per worker.  They give the same store for the same seed.
 - A point whose evaluation raises (an invalid combination of axis values, say) is stored with
   ``status='error'`` and the message; the run carries on.  Its outcome counts as infeasible.  So is a

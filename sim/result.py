@@ -25,23 +25,49 @@ tier, ``<unit>_busy_s`` per unit, ``peak_flops_per_s`` and ``offchip_bytes_per_s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.ppa import ENERGY_COMPONENTS, area_cached, leakage_w
 
 
-@dataclasses.dataclass
 class Result:
-    """One simulation: ``per_op`` (DataFrame), ``summary`` (dict), ``trace`` (list of event dicts)."""
+    """One simulation: ``per_op`` (DataFrame), ``summary`` (dict), ``trace`` (list of event dicts).
 
-    per_op: pd.DataFrame
-    summary: dict[str, Any]
-    trace: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    ``Result(per_op, summary, trace)`` as before.  `build` hands over the per-op table as plain columns
+    and the DataFrame is made on first access to ``per_op``: a caller that reads only the summary (a DSE
+    point) never pays for it.  The table is the same either way."""
+
+    def __init__(self, per_op: pd.DataFrame | None, summary: dict[str, Any],
+                 trace: list[dict[str, Any]] | None = None, *, columns: _Columns | None = None):
+        if per_op is None and columns is None:
+            raise TypeError("Result needs a per_op DataFrame (or build()'s columns)")
+        self._per_op = per_op
+        self._columns = columns
+        self.summary = summary
+        self.trace = [] if trace is None else trace
+
+    @property
+    def per_op(self) -> pd.DataFrame:
+        if self._per_op is None:
+            self._per_op = self._columns.frame()  # type: ignore[union-attr]
+            self._columns = None
+        return self._per_op
+
+    @per_op.setter
+    def per_op(self, df: pd.DataFrame) -> None:
+        self._per_op, self._columns = df, None
+
+    def __repr__(self) -> str:
+        rows = len(self._per_op) if self._per_op is not None else self._columns.rows  # type: ignore[union-attr]
+        return (f"Result(per_op=<{rows} ops>, summary={{latency_s: {self.summary.get('latency_s')!r}, ...}}, "
+                f"trace=<{len(self.trace)} events>)")
 
     # ---- files (only where the caller says) ------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
@@ -99,8 +125,38 @@ def _frame(split: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
+@dataclasses.dataclass
+class _Columns:
+    """The per-op table as plain columns (lists, one entry per op); ``frame()`` makes the DataFrame."""
+
+    cols: dict[str, list[Any]]
+    energy_cols: list[str]
+
+    @property
+    def rows(self) -> int:
+        return len(self.cols["name"])
+
+    def frame(self) -> pd.DataFrame:
+        per_op = pd.DataFrame(self.cols)
+        ecols = self.energy_cols
+        per_op.insert(per_op.columns.get_loc(ecols[-1]) + 1, "energy_j", per_op[ecols].sum(axis=1))
+        return per_op
+
+    def array(self, name: str) -> np.ndarray:
+        """One column as the array pandas would hold (same dtype inference, so the same sums)."""
+        return np.asarray(self.cols[name])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _op_row(op: Any) -> tuple[str, str, int, int, dict[str, Any]]:
+    """An op's columns that no accelerator changes (memoised: a DSE simulates one graph many times)."""
+    return op.name, op.kind.value, op.flops, op.macs, dict(op.tags)
+
+
 def build(graph: Any, accelerator: Any, timeline: Any, key: Any, *, trace: bool = False) -> Result:
-    """Assemble a `Result` from the engine's `Timeline` (costs already priced by `sim.ppa`)."""
+    """Assemble a `Result` from the engine's `Timeline` (costs already priced by `sim.ppa`).
+
+    The summary is computed from the per-op columns directly; the DataFrame waits for ``per_op``."""
     clock = timeline.clock_hz
     recs = timeline.records
     latency = timeline.latency_s
@@ -115,7 +171,8 @@ def build(graph: Any, accelerator: Any, timeline: Any, key: Any, *, trace: bool 
                 tiers.append(t)
     extra_components = sorted({k for r in recs for k in r.cost.energy_pj} - set(ENERGY_COMPONENTS))
     components = [*ENERGY_COMPONENTS, *extra_components]
-    tag_names = list(dict.fromkeys(k for r in recs for k in r.op.tags))
+    rows = [_op_row(r.op) for r in recs]
+    tag_names = list(dict.fromkeys(k for row in rows for k in row[4]))
 
     cols: dict[str, list[Any]] = {k: [] for k in (
         "name", "kind", "unit", "start_s", "end_s", "latency_s", "cycles", "compute_cycles", "stall_cycles",
@@ -131,55 +188,62 @@ def build(graph: Any, accelerator: Any, timeline: Any, key: Any, *, trace: bool 
     busy_total = sum(r.end_s - r.start_s for r in recs)
     leak_total_j = p_leak * latency
     nan = float("nan")
-    for r in recs:
-        op, c = r.op, r.cost
+    tier_cols = [(t, cols[f"bytes_{t}"]) for t in tiers]
+    energy_cols = [(k, cols[f"energy_{k}_j"]) for k in components]
+    tag_cols = [(k, cols[f"tag_{k}"]) for k in tag_names]
+    (c_name, c_kind, c_unit, c_start, c_end, c_lat, c_cyc, c_comp, c_stall, c_dma0, c_dma1, c_flops,
+     c_macs) = (cols[k] for k in ("name", "kind", "unit", "start_s", "end_s", "latency_s", "cycles",
+                                  "compute_cycles", "stall_cycles", "dma_start_s", "dma_end_s", "flops", "macs"))
+    c_util = cols["utilization"]
+    for r, (name, kind, flops, macs, tags) in zip(recs, rows):
+        c = r.cost
         dur = r.end_s - r.start_s
         cycles = max(c.cycles, round(dur * clock))
-        cols["name"].append(op.name)
-        cols["kind"].append(op.kind.value)
-        cols["unit"].append(r.unit)
-        cols["start_s"].append(r.start_s)
-        cols["end_s"].append(r.end_s)
-        cols["latency_s"].append(dur)
-        cols["cycles"].append(cycles)
-        cols["compute_cycles"].append(c.compute_cycles)
-        cols["stall_cycles"].append(cycles - c.compute_cycles)
-        cols["dma_start_s"].append(nan if r.dma_start_s is None else r.dma_start_s)
-        cols["dma_end_s"].append(nan if r.dma_end_s is None else r.dma_end_s)
-        cols["flops"].append(op.flops)
-        cols["macs"].append(op.macs)
-        for t in tiers:
-            cols[f"bytes_{t}"].append(float(c.tier_bytes.get(t, 0.0)))
-        cols["utilization"].append(c.utilization * c.cycles / cycles if cycles else 0.0)
-        for k in components:
+        c_name.append(name)
+        c_kind.append(kind)
+        c_unit.append(r.unit)
+        c_start.append(r.start_s)
+        c_end.append(r.end_s)
+        c_lat.append(dur)
+        c_cyc.append(cycles)
+        c_comp.append(c.compute_cycles)
+        c_stall.append(cycles - c.compute_cycles)
+        c_dma0.append(nan if r.dma_start_s is None else r.dma_start_s)
+        c_dma1.append(nan if r.dma_end_s is None else r.dma_end_s)
+        c_flops.append(flops)
+        c_macs.append(macs)
+        tb = c.tier_bytes
+        for t, col in tier_cols:
+            col.append(float(tb.get(t, 0.0)))
+        c_util.append(c.utilization * c.cycles / cycles if cycles else 0.0)
+        epj = c.energy_pj
+        for k, col in energy_cols:
             if k == "leakage":
-                v = leak_total_j * dur / busy_total if busy_total else 0.0
+                col.append(leak_total_j * dur / busy_total if busy_total else 0.0)
             else:
-                v = c.energy_pj.get(k, 0.0) * 1e-12
-            cols[f"energy_{k}_j"].append(v)
-        for k in tag_names:
-            cols[f"tag_{k}"].append(op.tags.get(k))
-    per_op = pd.DataFrame(cols)
-    ecols = [f"energy_{k}_j" for k in components]
-    per_op.insert(per_op.columns.get_loc(ecols[-1]) + 1, "energy_j", per_op[ecols].sum(axis=1))
+                col.append(epj.get(k, 0.0) * 1e-12)
+        for k, col in tag_cols:
+            col.append(tags.get(k))
+    table = _Columns(cols, [f"energy_{k}_j" for k in components])
 
-    summary = _summary(graph, accelerator, timeline, per_op, components, tiers, area, list(notes), p_leak)
+    summary = _summary(graph, accelerator, timeline, table, components, tiers, area, list(notes), p_leak)
     events = [{"op": n, "unit": u, "start_s": s, "end_s": e, "kind": k} for n, u, s, e, k in timeline.trace] \
         if trace else []
-    return Result(per_op, summary, events)
+    return Result(None, summary, events, columns=table)
 
 
-def _summary(graph, accelerator, timeline, per_op, components, tiers, area, notes, p_leak) -> dict[str, Any]:
+def _summary(graph, accelerator, timeline, table: _Columns, components, tiers, area, notes, p_leak) -> dict[str, Any]:
+    """The summary keys (module docstring), summed as pandas would sum the per-op columns."""
     clock = timeline.clock_hz
     latency = timeline.latency_s
     cycles = round(latency * clock)
     meta = getattr(graph, "meta", {}) or {}
-    energy = {f"energy_{k}_j": float(per_op[f"energy_{k}_j"].sum()) for k in components}
+    energy = {f"energy_{k}_j": _fsum(table.array(f"energy_{k}_j")) for k in components}
     energy_j = float(sum(energy.values()))
     s: dict[str, Any] = {
         "workload": getattr(graph, "name", None),
         "accelerator": accelerator.name,
-        "ops": len(per_op),
+        "ops": table.rows,
         "latency_s": latency,
         "cycles": cycles,
         "clock_hz": clock,
@@ -193,38 +257,63 @@ def _summary(graph, accelerator, timeline, per_op, components, tiers, area, note
     s["leakage_w"] = p_leak
     s["area_mm2"] = area["total_mm2"]
     s.update({f"area_{k}": v for k, v in area.items() if k != "total_mm2"})
-    s["utilization"] = _utilization(per_op, cycles)
-    s["flops"] = int(per_op["flops"].sum())
-    s["macs"] = int(per_op["macs"].sum())
+    unit, op_cycles = table.cols["unit"], table.array("cycles")
+    flops, macs, util = table.array("flops"), table.array("macs"), table.array("utilization")
+    s["utilization"] = _utilization(unit, op_cycles, flops, macs, util, cycles)
+    s["flops"] = int(flops.sum()) if len(flops) else 0
+    s["macs"] = int(macs.sum()) if len(macs) else 0
     for t in tiers:
-        s[f"{t}_bytes"] = float(per_op[f"bytes_{t}"].sum())
-    busy = per_op.groupby("unit", sort=False)["latency_s"].sum()
+        s[f"{t}_bytes"] = _fsum(table.array(f"bytes_{t}"))
+    busy = _group_sum(unit, table.cols["latency_s"])
     for u in accelerator.units:
         s[f"{u.name}_busy_s"] = float(busy.get(u.name, 0.0))
-    s["peak_flops_per_s"] = _peak_flops(per_op) * clock
+    s["peak_flops_per_s"] = _peak_flops(unit, op_cycles, flops, util) * clock
     s["offchip_bytes_per_s"] = float(sum(m.bytes_per_s(clock) for m in accelerator.off_chip))
     s["offchip_tiers"] = [m.name for m in accelerator.off_chip]
     s["notes"] = notes
     return s
 
 
-def _utilization(per_op: pd.DataFrame, cycles: int) -> float:
+def _fsum(a: np.ndarray) -> float:
+    """A float column's sum as ``Series.sum`` gives it (numpy's pairwise sum, NaN skipped)."""
+    if a.dtype.kind == "f":
+        a = np.where(np.isnan(a), 0.0, a)
+    return float(a.sum()) if len(a) else 0.0
+
+
+def _group_sum(labels: list[str], values: list[float]) -> dict[str, float]:
+    """Per-label sums (NaN skipped), correctly rounded (``math.fsum``): within an ulp of pandas' groupby."""
+    groups: dict[str, list[float]] = {}
+    for lab, v in zip(labels, values):
+        if v == v:
+            groups.setdefault(lab, []).append(v)
+    return {lab: math.fsum(vs) for lab, vs in groups.items()}
+
+
+def _utilization(unit: list[str], cycles: np.ndarray, flops: np.ndarray, macs: np.ndarray, util: np.ndarray,
+                 run_cycles: int) -> float:
     """Achieved / peak work rate over the run, for the units that did the work (module docstring)."""
-    if not cycles or per_op.empty:
+    if not run_cycles or not len(unit):
         return 0.0
-    work = per_op[per_op["macs"] > 0]
-    if work.empty:
-        work = per_op[per_op["flops"] > 0]
-    if work.empty:
+    work = macs > 0
+    if not work.any():
+        work = flops > 0
+    if not work.any():
         return 0.0
-    units = work["unit"].nunique()
-    return float((work["utilization"] * work["cycles"]).sum() / (units * cycles))
+    units = len({u for u, w in zip(unit, work) if w})
+    return float((util[work] * cycles[work]).sum() / (units * run_cycles))
 
 
-def _peak_flops(per_op: pd.DataFrame) -> float:
+def _peak_flops(unit: list[str], cycles: np.ndarray, flops: np.ndarray, util: np.ndarray) -> float:
     """Peak FLOPs per cycle summed over units, recovered from each op's FLOPs / (utilization x cycles)."""
-    df = per_op[(per_op["utilization"] > 0) & (per_op["flops"] > 0)]
-    if df.empty:
+    if not len(unit):
         return 0.0
-    peak = df["flops"] / (df["utilization"] * df["cycles"])
-    return float(peak.groupby(df["unit"]).max().sum())
+    sel = (util > 0) & (flops > 0)
+    if not sel.any():
+        return 0.0
+    peak = flops[sel] / (util[sel] * cycles[sel])
+    best: dict[str, float] = {}
+    for u, p in zip((u for u, k in zip(unit, sel) if k), peak.tolist()):
+        if u not in best or p > best[u]:
+            best[u] = p
+    return float(np.asarray([best[u] for u in sorted(best)]).sum())
