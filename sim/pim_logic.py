@@ -14,8 +14,12 @@ Cost: a roofline of the unit's own compute and the TSV bandwidth
 ::
 
     compute = op.flops / (peak_tflops 1e12)
-    memory  = op.bytes / (internal_bandwidth_gbps 1e9)       the op's compulsory bytes, via the TSVs
+    memory  = op.bytes / (internal_bandwidth_gbps 1e9 * eff)   the op's compulsory bytes, via the TSVs
     time    = max(compute, memory)
+
+``eff`` is the streaming efficiency of the DRAM behind the TSVs when the unit's tier has a ``timing``:
+`sim.dram`'s effective bandwidth of a sequential read stream over the timing's own peak (row switches
+and refresh; 0.91 for ``hbm3``), else 1.
 
 The op's bytes are charged to the memory tier the unit names (``unit.memory``).  A Duplex preset names
 a tier that stands for the logic die's own path into the same HBM stacks (``hbm_tsv`` in
@@ -60,6 +64,7 @@ logic die's thermal and area limits.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from typing import Any
@@ -81,6 +86,21 @@ def _require(unit: Any, field: str) -> float:
     return float(v)
 
 
+@functools.lru_cache(maxsize=64)
+def _stream_efficiency(timing_json: str) -> float:
+    from arch.spec import DramTiming
+    from sim import dram
+
+    t = DramTiming.model_validate_json(timing_json)
+    return dram.effective_bandwidth(t, "stream") / dram.peak_bandwidth(t)
+
+
+def stream_efficiency(tier: Any) -> float:
+    """Sustained / peak bandwidth of a sequential read stream on `tier`'s DRAM timing (1 without one)."""
+    timing = getattr(tier, "timing", None)
+    return 1.0 if timing is None else _stream_efficiency(timing.model_dump_json())
+
+
 def cost(op: Op, unit: Any, accelerator: Any) -> OpCost:
     """What `op` costs on the logic-die PIM `unit` (module docstring)."""
     if op.kind not in KINDS:
@@ -89,7 +109,7 @@ def cost(op: Op, unit: Any, accelerator: Any) -> OpCost:
     peak = _require(unit, "peak_tflops") * 1e12
     bw = _require(unit, "internal_bandwidth_gbps") * 1e9
     clock = float(accelerator.tech.clock_hz)
-    t_compute, t_memory = op.flops / peak, op.bytes / bw
+    t_compute, t_memory = op.flops / peak, op.bytes / (bw * stream_efficiency(accelerator.tier(unit.memory)))
     compute_cycles = math.ceil(t_compute * clock)
     cycles = max(compute_cycles, math.ceil(t_memory * clock))
     counts = {"mac": float(op.macs)} if op.is_matmul else {"vector_flop": float(op.flops)}

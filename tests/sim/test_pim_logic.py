@@ -12,7 +12,7 @@ import math
 import pytest
 
 import arch
-from sim import pim_logic
+from sim import dram, pim_logic
 from workloads import attention, gemm
 from workloads.graph import Graph
 from workloads.serving import serving_step
@@ -35,7 +35,11 @@ def test_memory_bound_op_takes_its_bytes_over_the_tsv_bandwidth(duplex):
     assert op.intensity < 8  # GQA decode attention sits below the PIM's 8 FLOP/B ridge
     c = pim_logic.cost(op, pim, duplex)
     clock = duplex.tech.clock_hz
-    assert c.cycles == math.ceil(op.bytes / BW * clock)
+    eff = dram.effective_bandwidth("hbm3", "stream") / dram.peak_bandwidth(dram.resolve_timing("hbm3"))
+    assert pim_logic.stream_efficiency(duplex.tier("hbm_tsv")) == pytest.approx(eff) and 0.85 < eff < 0.95
+    assert c.cycles == math.ceil(op.bytes / (BW * eff) * clock)
+    untimed = arch.load("duplex", overrides={"memory.hbm_tsv.timing": None})
+    assert pim_logic.cost(op, pim, untimed).cycles == math.ceil(op.bytes / BW * clock)  # no timing: peak
     assert c.compute_cycles == math.ceil(op.flops / PEAK * clock)
     assert c.stall_cycles == c.cycles - c.compute_cycles > 0
     assert c.counts["mac"] == op.macs
