@@ -28,6 +28,21 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
   on their own datapath, and scale/zero-point registers to their area.  MixPE's shift-and-add
   multiplier is w-1 adders (`MIXPE_SHIFT_ADD`); its per-group dequantisation is priced separately
   (``dequant/compute`` per group and output; one ``dequant`` block per array column for area).
+- Synthesised PE areas (`SYNTH_PE`): where `rtl/` has a block for a PE type, its area is the block's
+  Yosys cell area from ``data/rtl/synth_nangate45.csv`` (written by ``dse rtl synth --data``: Yosys'
+  generic gates priced as NanGate 45 nm X1 cells, see `dse.rtl_cmd`), plus the operand registers a PE in
+  an array holds and the block does not (weight and activation forwarding, and for in-loop dequantising
+  PEs the scale and zero point), priced as the same library's DFF_X1.  int8 = ``mac_pe``; the in-loop
+  W4A8/W2A8 PEs dequantise on their own int8 MAC (`arch.pe`), so they are ``mac_pe`` plus registers, not
+  ``dequant_pe`` (the RTL's full-rate PE with a dedicated dequantiser, kept as the area baseline of
+  ``dse rtl synth``); ternary = ``ternary_acc`` with one lane.  MixPE: the RTL gives every PE its own
+  serial dequantiser (``mixpe_pe`` = group datapath + ``mixpe_dequant``), the arch model one dequantiser
+  per array column (priced by the caller as ``dequant`` at the PE type's ``dequant_format``), so the PE is
+  ``mixpe_pe - mixpe_dequant``, both synthesised, and the column's dequantiser is not counted twice.
+  Area only: energy stays with the Horowitz rules above (synthesis without a liberty file and switching
+  activity gives no power).  PE types without a block (int16, fp16, bf16, fp32, W4A16 in-loop and MixPE)
+  keep the Horowitz-table area; the two sources differ (the synthesised int8 PE is about 2.7x the table's:
+  unsized X1 generic gates vs a published datapath), so compare PE types across sources with care.
 - SRAM: Horowitz 2014, 64-bit read 10 pJ @ 8 KB, 20 pJ @ 32 KB, 100 pJ @ 1 MB (45 nm), reported here
   per byte.  Interpolated log-log in capacity; extrapolated beyond either end with the slope of the
   nearest segment (0.5 below 8 KB, log(5)/log(32) ~ 0.464 above 1 MB).  Writes are charged as reads
@@ -52,8 +67,10 @@ area), voltage/frequency scaling within a node, SRAM port counts.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------------
@@ -164,7 +181,57 @@ COMPONENTS_ENERGY: dict[str, tuple[str, ...]] = {
     "vector": ("flop",),
     "reg": ("access",),
 }
-COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant")
+COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant", "rtl")
+
+#: The Yosys synthesis table (see the module docstring and `dse.rtl_cmd`).
+SYNTH_CSV = Path(__file__).resolve().parents[1] / "data" / "rtl" / "synth_nangate45.csv"
+SYNTH_SOURCE = ("data/rtl/synth_nangate45.csv (dse rtl synth --data: {yosys} generic gates priced as NanGate 45 nm "
+                "Open Cell Library X1 cells, NangateOpenCellLibrary_typical.lib)")
+#: PE type -> (block, block subtracted (moved out of the PE), registers the block lacks: {what: bits}).
+SYNTH_PE: dict[str, tuple[str, str | None, dict[str, int]]] = {
+    "int8": ("mac_pe", None, {"weight": 8, "activation": 8}),
+    "w4a8-dequant": ("mac_pe", None, {"weight": 4, "activation": 8, "scale": 8, "zero point": 4}),
+    "w2a8-dequant": ("mac_pe", None, {"weight": 2, "activation": 8, "scale": 8, "zero point": 2}),
+    "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", {"weight": 4, "activation": 8}),
+    "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", {"weight": 2, "activation": 8}),
+    "ternary": ("ternary_acc_1", None, {"weight": 2, "activation": 8}),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def synth_table() -> dict[str, dict[str, Any]]:
+    """Rows of `SYNTH_CSV` by block name; a missing file is an error saying how to write it."""
+    import csv
+
+    if not SYNTH_CSV.exists():
+        raise ValueError(f"synthesis table {SYNTH_CSV} not found; write it with 'dse rtl synth --data'")
+    with SYNTH_CSV.open(newline="") as f:
+        return {r["block"]: {**r, "area_um2_45nm": float(r["area_um2_45nm"]), "cells": int(r["cells"]),
+                             "flip_flops": int(r["flip_flops"])} for r in csv.DictReader(f)}
+
+
+def _rtl_block(block: Any) -> tuple[float, str]:
+    table = synth_table()
+    if block not in table:
+        raise _known("rtl block", block, sorted(table))
+    row = table[block]
+    return row["area_um2_45nm"], f"{block} {row['area_um2_45nm']:g} um^2"
+
+
+def _synth_pe(pe_type: str) -> tuple[float, str]:
+    """Area (um^2, 45 nm) of a PE type with a synthesised block, and its derivation."""
+    block, minus, regs = SYNTH_PE[pe_type]
+    a, src = _rtl_block(block)
+    if minus is not None:
+        am, srcm = _rtl_block(minus)
+        a -= am
+        src += f" - {srcm} (its per-PE dequantiser: the arch has one per array column, priced as 'dequant')"
+    bits = sum(regs.values())
+    a += bits * REGISTER_45NM["area_um2_per_bit"]
+    what = " + ".join(f"{k} {v}" for k, v in regs.items())
+    yosys = next(iter(synth_table().values())).get("yosys", "Yosys")
+    return a, (f"PE {pe_type!r} synthesised = {src} + {bits} register bits ({what}) x "
+               f"{REGISTER_45NM['area_um2_per_bit']} um^2 [{SYNTH_SOURCE.format(yosys=yosys)}; {REGISTER_45NM['source']}]")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -496,12 +563,14 @@ def energy_pj(component: str, action: str, *, node_nm: int = 45, **attrs: Any) -
 def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
     """Area of one `component` at `node_nm`.
 
-    pe (pe_type=)                 one PE: multiplier (or shift-adders / none) + accumulator + registers
+    pe (pe_type=)                 one PE: the synthesised block where SYNTH_PE has one (module docstring), else
+                                  multiplier (or shift-adders / none) + accumulator + registers
                                   (+ scale/zero-point registers for in-loop dequant PEs; MixPE's per-column
                                   dequantisers are counted by the caller as `dequant` blocks)
     mac (fmt=, acc_bits=, acc_fmt=), mult (fmt=), add (fmt=/bits=), dequant (fmt=), reg (bits=)
     sram (capacity_bytes=)        bit cells / array efficiency (per-node bit cell table)
     vector_lane (fmt=)            one float mult + one float add + three operand registers
+    rtl (block=)                  one synthesised rtl/ block as written in data/rtl/synth_nangate45.csv
     """
     if component not in COMPONENTS_AREA:
         raise _known("area component", component, COMPONENTS_AREA)
@@ -521,8 +590,16 @@ def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
         return Figure(cap * 8 * cell / eff * um2, "mm^2",
                       f"{SRAM_BITCELL_UM2['source']}: {cell} um^2/bit at {node_nm} nm; "
                       f"{SRAM_BITCELL_UM2['efficiency_source']}")
+    if component == "rtl":
+        _check_attrs(where, attrs, ("block",))
+        a, src = _rtl_block(attrs.get("block"))
+        yosys = next(iter(synth_table().values())).get("yosys", "Yosys")
+        return Figure(a * k * um2, "mm^2", f"{src} [{SYNTH_SOURCE.format(yosys=yosys)}]" + note)
     if component == "pe":
         _check_attrs(where, attrs, ("pe_type",))
+        if attrs.get("pe_type") in SYNTH_PE:
+            a, src = _synth_pe(attrs["pe_type"])
+            return Figure(a * k * um2, "mm^2", src + note)
         parts = _pe(attrs.get("pe_type"))
         a = sum(p[1] for p in parts.values())
         src = f"PE {attrs['pe_type']!r} = " + " + ".join(f"{k_} [{p[2]}]" for k_, p in parts.items())

@@ -110,6 +110,8 @@ class Block:
     bug: tuple[str, str, str] | None = None  # (file, text, replacement): the planted bug of the teeth test
 
 
+MIXPE_SOURCES = ("mixpe_dequant.v", "mixpe_pe.v")
+
 BLOCKS: dict[str, Block] = {b.name: b for b in [
     Block("mac_pe", "mac_pe", ("mac_pe.v",), "mac_pe_bench", {},
           summary="int8 x int8 -> int32 MAC, clear/enable, wrap-around",
@@ -118,10 +120,10 @@ BLOCKS: dict[str, Block] = {b.name: b for b in [
           {"R": 3, "C": 4, "ACC_BITS": 18}, testcase="systolic_os_tiles",
           summary="3 x 4 output-stationary array of mac_pe, skew, drain (18-bit acc: the -128 tiles wrap)",
           bug=("systolic_os.v", "localparam WAIT = R + C - 2;", "localparam WAIT = R + C - 3;")),
-    Block("mixpe_pe", "mixpe_pe", ("mixpe_pe.v",), "mixpe_pe_bench", {"W_BITS": 4},
+    Block("mixpe_pe", "mixpe_pe", MIXPE_SOURCES, "mixpe_pe_bench", {"W_BITS": 4},
           summary="MixPE W4A8: shift-add, per-group dequantisation (16-bit scale)",
-          bug=("mixpe_pe.v", "d_grp = gacc_nx - zsum;", "d_grp = gacc_nx + zsum;")),
-    Block("mixpe_pe_w2", "mixpe_pe", ("mixpe_pe.v",), "mixpe_pe_bench", {"W_BITS": 2, "ACC_BITS": 36},
+          bug=("mixpe_dequant.v", "d_grp = gacc - zsum;", "d_grp = gacc + zsum;")),
+    Block("mixpe_pe_w2", "mixpe_pe", MIXPE_SOURCES, "mixpe_pe_bench", {"W_BITS": 2, "ACC_BITS": 36},
           summary="MixPE W2A8 (36-bit acc in simulation, so the overflow run stays short)"),
     Block("dequant_pe", "dequant_pe", ("dequant_pe.v",), "dequant_pe_bench", {"W_BITS": 4},
           summary="conventional W4A8 PE: in-loop dequantiser + multiplier MAC",
@@ -148,20 +150,26 @@ SYNTH_CONFIGS: list[SynthConfig] = [
     SynthConfig("mac_pe", "mac_pe", ("mac_pe.v",), {}, "int8 x int8 -> int32 MAC"),
     SynthConfig("systolic_os_4x4", "systolic_os", ("mac_pe.v", "systolic_os.v"), {"R": 4, "C": 4},
                 "4 x 4 output-stationary array (16 mac_pe + skew + drain)"),
-    SynthConfig("mixpe_pe_w4", "mixpe_pe", ("mixpe_pe.v",), {"W_BITS": 4},
+    SynthConfig("mixpe_pe_w4", "mixpe_pe", MIXPE_SOURCES, {"W_BITS": 4},
                 "MixPE W4A8, group <= 128, 16-bit scale, 40-bit acc"),
-    SynthConfig("mixpe_pe_w2", "mixpe_pe", ("mixpe_pe.v",), {"W_BITS": 2},
+    SynthConfig("mixpe_dequant_w4", "mixpe_dequant", ("mixpe_dequant.v",), {"W_BITS": 4},
+                "mixpe_pe_w4's per-group dequantiser alone (zero-point correction, serial scale multiply)"),
+    SynthConfig("mixpe_pe_w2", "mixpe_pe", MIXPE_SOURCES, {"W_BITS": 2},
                 "MixPE W2A8, group <= 128, 16-bit scale, 40-bit acc"),
+    SynthConfig("mixpe_dequant_w2", "mixpe_dequant", ("mixpe_dequant.v",), {"W_BITS": 2},
+                "mixpe_pe_w2's per-group dequantiser alone"),
     SynthConfig("dequant_pe_w4", "dequant_pe", ("dequant_pe.v",), {"W_BITS": 4},
                 "in-loop dequantiser + int8 x 21-bit multiplier MAC (same function as mixpe_pe_w4)"),
     SynthConfig("dequant_pe_w2", "dequant_pe", ("dequant_pe.v",), {"W_BITS": 2},
                 "in-loop dequantiser + int8 x 19-bit multiplier MAC (same function as mixpe_pe_w2)"),
-    SynthConfig("mixpe_pe_w4_s8", "mixpe_pe", ("mixpe_pe.v",), {"W_BITS": 4, "SCALE_BITS": 8, "ACC_BITS": 32},
+    SynthConfig("mixpe_pe_w4_s8", "mixpe_pe", MIXPE_SOURCES, {"W_BITS": 4, "SCALE_BITS": 8, "ACC_BITS": 32},
                 "MixPE W4A8 with an 8-bit scale, 32-bit acc"),
     SynthConfig("dequant_pe_w4_s8", "dequant_pe", ("dequant_pe.v",), {"W_BITS": 4, "SCALE_BITS": 8, "ACC_BITS": 32},
                 "in-loop dequantiser + int8 x 13-bit multiplier MAC, 32-bit acc"),
     SynthConfig("ternary_acc", "ternary_acc", ("ternary_acc.v",), {"LANES": 4},
                 "4-lane ternary accumulator, 32-bit acc, adders only"),
+    SynthConfig("ternary_acc_1", "ternary_acc", ("ternary_acc.v",), {"LANES": 1},
+                "1-lane ternary accumulator (one ternary MAC per cycle, the arch's ternary PE), 32-bit acc"),
     SynthConfig("pim_bank_mac", "pim_bank_mac", ("pim_bank_mac.v",), {"LANES": 16},
                 "PIM bank MAC, 16 int8 lanes, adder tree, 32-bit acc"),
 ]
@@ -273,6 +281,50 @@ def write_synth(results: list[SynthResult], out_dir: Path) -> dict[str, Path]:
            "blocks": rows, "comparisons": comparisons({r.label: r for r in results})}
     json_path.write_text(json.dumps(doc, indent=1))
     return {"csv": csv_path, "json": json_path}
+
+
+#: The synthesis table the arch model reads (`arch.tech` prices PE types from it): one row per configuration,
+#: without run times, so that regenerating it with the same Yosys reproduces it byte for byte.
+DATA_CSV = ROOT / "data" / "rtl" / "synth_nangate45.csv"
+DATA_COLUMNS = ("block", "top", "params", "cells", "flip_flops", "area_nand2_eq", "area_um2_45nm", "transistors_cmos",
+                "yosys", "summary")
+
+
+def yosys_version() -> str:
+    """``yosys -V`` without its build hash, e.g. ``Yosys 0.23``."""
+    proc = subprocess.run([_need("yosys"), "-V"], capture_output=True, text=True, check=True)
+    return proc.stdout.split("(")[0].strip()
+
+
+def data_rows(results: list[SynthResult], version: str) -> list[dict]:
+    """The rows of `DATA_CSV`: `DATA_COLUMNS` then the gate counts by type (``n_<gate>``, 0 where absent)."""
+    rows = [{**{k: v for k, v in r.row().items() if k != "synth_s"}, "yosys": version} for r in results]
+    gates = sorted({k for r in rows for k in r if k.startswith("n_")})
+    return [{**{c: r[c] for c in DATA_COLUMNS}, **{g: r.get(g, 0) for g in gates}} for r in rows]
+
+
+def write_data(results: list[SynthResult], path: Path = DATA_CSV, version: str | None = None) -> dict[str, Path]:
+    """Write the synthesis table `path` (CSV) and its provenance `path` with ``.json`` (flow, Yosys version,
+    cell-area model and its source)."""
+    import csv
+
+    version = version or yosys_version()
+    rows = data_rows(results, version)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    meta = path.with_suffix(".json")
+    meta.write_text(json.dumps({
+        "written_by": "dse rtl synth --data", "yosys": version,
+        "flow": "read_verilog; chparam; hierarchy -top <top>; synth -flatten; dffunmap; stat -tech cmos -json "
+                "(rtl/synth.ys)",
+        "cell_area_model": {"um2": CELL_AREA_UM2, "nand2_um2": NAND2_UM2, "source": CELL_AREA_SOURCE},
+        "used_by": "arch/tech.py (SYNTH_PE): PE-type areas, scaled from 45 nm by NODE_SCALING['area']",
+        "comparisons": comparisons({r.label: r for r in results})}, indent=1) + "\n")
+    return {"data_csv": path, "data_json": meta}
 
 
 # ---- simulation --------------------------------------------------------------------------------------
@@ -462,10 +514,18 @@ def synth_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="write rtl_synth.csv and rtl_synth.json here")] = None,
     block: Annotated[list[str] | None, typer.Option("--block", help="only this configuration (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+    data: Annotated[bool, typer.Option("--data", help=f"also write the table the arch model reads, "
+                                       f"{DATA_CSV.relative_to(ROOT)} (+ .json); needs every block")] = False,
 ) -> None:
-    """Synthesise each rtl/ block with yosys: cell counts, flip-flops, area (NAND2 eq., um^2 at 45 nm)."""
+    """Synthesise each rtl/ block with yosys: cell counts, flip-flops, area (NAND2 eq., um^2 at 45 nm).
+
+    With --data the table is written to data/rtl/synth_nangate45.csv, from which arch/tech.py takes the
+    areas of the PE types that have a block (int8, the in-loop W4A8/W2A8 PEs, MixPE W4A8/W2A8, ternary).
+    """
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")
+    if data and block:
+        raise UsageError("--data writes the whole table: leave out --block")
     labels = _pick(block, SYNTH_CONFIGS, "block")
     configs = [c for c in SYNTH_CONFIGS if c.label in labels]
     with tempfile.TemporaryDirectory(prefix="coex-synth-") as tmp:
@@ -476,6 +536,8 @@ def synth_cmd(
                 status.update(f"yosys: {cfg.label}")
                 results.append(synth_block(cfg, work))
     paths = write_synth(results, out_dir) if out_dir is not None else {}
+    if data:
+        paths.update(write_data(results))
     comps = comparisons({r.label: r for r in results})
     if as_json:
         _print_json({"blocks": [r.row() for r in results], "comparisons": comps,

@@ -44,7 +44,6 @@ module mixpe_pe #(
     localparam P_BITS = A_BITS + W_BITS;               // a * q, q unsigned
     localparam G_BITS = A_BITS + W_BITS + GROUP_BITS;  // gacc, and gacc - zero * asum
     localparam S_BITS = A_BITS + GROUP_BITS;           // asum
-    localparam DS_BITS = (ACC_BITS < G_BITS + SCALE_BITS) ? ACC_BITS : G_BITS + SCALE_BITS;  // d << b, b < SCALE_BITS
 
     // ---- shift-and-add product a * q ----------------------------------------------------------
     wire signed [P_BITS-1:0] a_ext = a;
@@ -66,34 +65,21 @@ module mixpe_pe #(
     wire signed [G_BITS-1:0] gacc_nx  = (open ? gacc : {G_BITS{1'b0}}) + prod_ext;
     wire signed [S_BITS-1:0] asum_nx  = (open ? asum : {S_BITS{1'b0}}) + a_sext;
 
-    // ---- zero-point correction by shift-and-add: d = gacc - zero * asum --------------------------
-    wire signed [G_BITS-1:0] asum_g = asum_nx;
-    reg  signed [G_BITS-1:0] zsum;
-    always @(*) begin
-        zsum = {G_BITS{1'b0}};
-        for (b = 0; b < W_BITS; b = b + 1)
-            if (zero[b]) zsum = zsum + (asum_g <<< b);
-    end
-    wire signed [G_BITS-1:0]  d_grp = gacc_nx - zsum;
-    wire signed [DS_BITS-1:0] d_ext = d_grp;
-
-    // ---- serial scale multiply: acc += d * scale, one scale bit per cycle ------------------------
-    // s_sh holds the scale bits not yet applied under a marker bit: {1, scale} when loaded, 1 when
-    // done (0 after reset), so the marker's position counts the steps left.
-    reg [DS_BITS-1:0]    d_sh;                         // d << (bits applied so far)
-    reg [SCALE_BITS:0]   s_sh;
-    wire step = |s_sh[SCALE_BITS:1];
-    assign busy     = step;
-    assign in_ready = ~(last & |s_sh[SCALE_BITS:2]);   // free now or after this edge
-    wire signed [DS_BITS-1:0]  d_now  = d_sh;
-    wire signed [ACC_BITS-1:0] d_acc  = d_now;
-    wire [ACC_BITS-1:0] addend = (step & s_sh[0]) ? d_acc : {ACC_BITS{1'b0}};
+    // ---- per-group dequantisation (rtl/mixpe_dequant.v): zero-point correction, serial scale multiply
+    wire                dq_busy, dq_free;
+    wire [ACC_BITS-1:0] addend;
+    mixpe_dequant #(.A_BITS(A_BITS), .W_BITS(W_BITS), .GROUP_BITS(GROUP_BITS), .SCALE_BITS(SCALE_BITS),
+                    .ACC_BITS(ACC_BITS)) u_dq (
+        .clk(clk), .rst(rst), .load(take & last), .gacc(gacc_nx), .asum(asum_nx), .zero(zero), .scale(scale),
+        .addend(addend), .busy(dq_busy), .free_next(dq_free)
+    );
+    assign busy     = dq_busy;
+    assign in_ready = ~last | dq_free;                 // free now or after this edge
     wire [ACC_BITS-1:0] base   = clr ? {ACC_BITS{1'b0}} : acc;
 
     always @(posedge clk) begin
         if (rst) begin
             open <= 1'b0;
-            s_sh <= {(SCALE_BITS + 1){1'b0}};
             acc  <= {ACC_BITS{1'b0}};
         end else begin
             acc  <= base + addend;
@@ -101,13 +87,6 @@ module mixpe_pe #(
             asum <= asum_nx;
             if (take)
                 open <= ~last;
-            if (take & last) begin
-                d_sh <= d_ext;
-                s_sh <= {1'b1, scale};
-            end else if (step) begin
-                d_sh <= d_sh << 1;
-                s_sh <= s_sh >> 1;
-            end
         end
     end
 endmodule

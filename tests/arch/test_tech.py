@@ -136,9 +136,10 @@ def test_pe_parts_follow_the_pe_description():
     assert energy_pj("mac", "compute", pe_type="mixpe-w4a16").value < energy_pj(
         "mac", "compute", pe_type="w4a16-dequant").value
     assert area_mm2("pe", pe_type="ternary").value < area_mm2("pe", pe_type="int8").value
-    # PE area = multiplier + accumulator + registers (weight + activation + partial sum)
-    regs = (8 + 8 + 32) * tech.REGISTER_45NM["area_um2_per_bit"]
-    assert area_mm2("pe", pe_type="int8").value == pytest.approx((282 + 137 + regs) * 1e-6)
+    # without a synthesised block: PE area = multiplier + accumulator + registers (weight + activation + psum)
+    regs = (16 + 16 + 32) * tech.REGISTER_45NM["area_um2_per_bit"]
+    assert "int16" not in tech.SYNTH_PE
+    assert area_mm2("pe", pe_type="int16").value == pytest.approx((282 * 4 + 137 + regs) * 1e-6)
 
 
 # ---- SRAM size and node scaling --------------------------------------------------------------------------
@@ -234,3 +235,62 @@ def test_unknown_names_raise_listing_the_known_ones(call, listed):
         call()
     for word in listed:
         assert word in str(e.value), f"{word!r} not in {e.value}"
+
+
+# ---- synthesised PE areas (data/rtl/synth_nangate45.csv, written by `dse rtl synth --data`) ----------------
+
+
+def _table_um2() -> dict[str, float]:
+    """The committed synthesis table read here with the csv module, not through arch.tech."""
+    import csv
+
+    with tech.SYNTH_CSV.open(newline="") as f:
+        return {r["block"]: float(r["area_um2_45nm"]) for r in csv.DictReader(f)}
+
+
+# PE type -> (block, block moved out of the PE, register bits the block lacks), written out from the
+# module docstring: operand forwarding registers; in-loop PEs also hold a scale (activation width) and zero point
+SYNTH_EXPECTED = {
+    "int8": ("mac_pe", None, 8 + 8),
+    "w4a8-dequant": ("mac_pe", None, 4 + 8 + 8 + 4),
+    "w2a8-dequant": ("mac_pe", None, 2 + 8 + 8 + 2),
+    "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", 4 + 8),
+    "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", 2 + 8),
+    "ternary": ("ternary_acc_1", None, 2 + 8),
+}
+
+
+@pytest.mark.parametrize("node", NODES)
+@pytest.mark.parametrize("pe_type", sorted(SYNTH_EXPECTED))
+def test_pe_areas_equal_the_synthesis_table_scaled(pe_type, node):
+    table = _table_um2()
+    block, minus, bits = SYNTH_EXPECTED[pe_type]
+    um2 = table[block] - (table[minus] if minus else 0.0) + bits * 4.52
+    a = area_mm2("pe", pe_type=pe_type, node_nm=node)
+    assert a.value == pytest.approx(um2 * 1e-6 * scale("area", 45, node), rel=1e-12)
+    assert block in a.source and "synth_nangate45.csv" in a.source and "Yosys" in a.source
+    assert area_mm2("rtl", block=block, node_nm=node).value == pytest.approx(table[block] * 1e-6 * scale("area", 45, node))
+
+
+def test_every_pe_type_with_a_block_is_priced_from_synthesis():
+    assert set(tech.SYNTH_PE) == set(SYNTH_EXPECTED)
+    # the PE types without a block keep the Horowitz rule, and say so in their source
+    for pe_type in set(PE_TYPES) - set(SYNTH_EXPECTED):
+        assert "synth" not in area_mm2("pe", pe_type=pe_type).source and HOROWITZ_WORD in area_mm2(
+            "pe", pe_type=pe_type).source
+
+
+HOROWITZ_WORD = "Horowitz"
+
+
+def test_mixpe_pe_without_its_dequantiser_is_smaller_than_the_int8_pe():
+    # measured (synthesis table): the shift-add group datapath undercuts the int8 multiplier MAC, and the
+    # in-loop PE (int8 MAC + scale/zero registers) is the larger of the two at W4A8 and W2A8
+    assert area_mm2("pe", pe_type="mixpe-w4a8").value < area_mm2("pe", pe_type="int8").value
+    assert area_mm2("pe", pe_type="mixpe-w2a8").value < area_mm2("pe", pe_type="mixpe-w4a8").value
+    assert area_mm2("pe", pe_type="w4a8-dequant").value > area_mm2("pe", pe_type="int8").value
+
+
+def test_unknown_rtl_block_lists_the_table():
+    with pytest.raises(ValueError, match="mixpe_dequant_w4"):
+        area_mm2("rtl", block="no_such_block")

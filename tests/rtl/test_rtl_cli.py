@@ -44,7 +44,8 @@ def test_synth_json_output():
 
 def test_bad_arguments_exit_2_with_one_line():
     for args in (("rtl", "synth", "--block", "nope"), ("rtl", "verify", "--sim", "modelsim"),
-                 ("rtl", "verify", "--block", "nope"), ("rtl", "verify", "--vectors", "-1")):
+                 ("rtl", "verify", "--block", "nope"), ("rtl", "verify", "--vectors", "-1"),
+                 ("rtl", "synth", "--data", "--block", "mac_pe")):
         r = dse(*args)
         assert r.exit_code == 2, (args, r.output)
         assert "error:" in r.output

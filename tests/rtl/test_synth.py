@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from dse.rtl_cmd import (CELL_AREA_UM2, NAND2_UM2, SYNTH_CONFIGS, cell_area_um2, comparisons, synth_block,
-                         write_synth)
+from arch.tech import SYNTH_PE
+from dse.rtl_cmd import (CELL_AREA_UM2, DATA_CSV, NAND2_UM2, SYNTH_CONFIGS, cell_area_um2, comparisons, data_rows,
+                         synth_block, write_data, write_synth, yosys_version)
 
 CONFIG = {c.label: c for c in SYNTH_CONFIGS}
 
@@ -39,8 +40,13 @@ def test_mac_pe_synthesises_to_gates_with_32_flip_flops(tmp_path):
 @pytest.fixture(scope="module")
 def pe_areas(tmp_path_factory):
     work = tmp_path_factory.mktemp("synth")
-    labels = ["mac_pe", "mixpe_pe_w4", "dequant_pe_w4", "mixpe_pe_w2", "dequant_pe_w2"]
-    return {label: synth_block(CONFIG[label], work) for label in labels}
+    return {label: synth_block(CONFIG[label], work) for label in PE_BLOCKS}
+
+
+#: the blocks the comparisons below and the arch PE types (arch.tech.SYNTH_PE) read
+ARCH_BLOCKS = sorted({b for block, minus, _ in SYNTH_PE.values() for b in (block, minus) if b})
+PE_BLOCKS = ["mac_pe", "mixpe_pe_w4", "dequant_pe_w4", "mixpe_pe_w2", "dequant_pe_w2"] + \
+    [b for b in ARCH_BLOCKS if b not in ("mac_pe", "mixpe_pe_w4", "mixpe_pe_w2")]
 
 
 def test_mixpe_pe_is_smaller_than_the_dequantise_in_loop_pe(pe_areas):
@@ -62,3 +68,31 @@ def test_write_synth_files(pe_areas, tmp_path):
     assert {"cells", "flip_flops", "area_nand2_eq", "area_um2_45nm", "transistors_cmos", "n_DFF_P"} <= set(rows[0])
     doc = json.loads(paths["json"].read_text())
     assert "NanGate" in doc["cell_area_model"]["source"] and doc["comparisons"]
+
+
+def test_regenerating_the_table_reproduces_the_committed_one(pe_areas):
+    """Yosys run now on every block the arch model reads gives the committed data/rtl/synth_nangate45.csv rows,
+    cell for cell (the table is what `dse rtl synth --data` writes)."""
+    import csv
+
+    with DATA_CSV.open(newline="") as f:
+        committed = {r["block"]: r for r in csv.DictReader(f)}
+    version = yosys_version()
+    if any(r["yosys"] != version for r in committed.values()):
+        pytest.skip(f"the table was written by {next(iter(committed.values()))['yosys']}, this is {version}")
+    assert set(ARCH_BLOCKS) <= set(pe_areas) and set(pe_areas) <= set(committed)
+    for row in data_rows(list(pe_areas.values()), version):
+        want = committed[row["block"]]
+        assert {k: str(row.get(k, 0)) for k in want} == want, row["block"]
+
+
+def test_write_data_round_trips_and_cites_the_model(pe_areas, tmp_path):
+    import csv
+    import json
+
+    paths = write_data(list(pe_areas.values()), tmp_path / "t.csv", version="Yosys 9.99")
+    rows = list(csv.DictReader(paths["data_csv"].open()))
+    assert [r["block"] for r in rows] == list(pe_areas) and {r["yosys"] for r in rows} == {"Yosys 9.99"}
+    assert "synth_s" not in rows[0]  # no run times: the table must be reproducible
+    meta = json.loads(paths["data_json"].read_text())
+    assert meta["yosys"] == "Yosys 9.99" and "NanGate" in meta["cell_area_model"]["source"]

@@ -188,6 +188,7 @@ def test_mixpe_is_smaller_and_cheaper_than_its_in_loop_baseline():
         assert tech.energy_pj("mac", "compute", pe_type=mix).value < tech.energy_pj(
             "mac", "compute", pe_type=base).value
     # shift-add: w-1 adders, so a 2-bit weight needs one add and a 4-bit weight three
-    assert "1 x 10-bit add" in tech.area_mm2("pe", pe_type="mixpe-w2a8").source
-    assert "3 x 12-bit add" in tech.area_mm2("pe", pe_type="mixpe-w4a8").source
+    assert "1 x 10-bit add" in tech.energy_pj("mac", "compute", pe_type="mixpe-w2a8").source
+    assert "3 x 12-bit add" in tech.energy_pj("mac", "compute", pe_type="mixpe-w4a8").source
+    assert "3 x 15-bit add" in tech.area_mm2("pe", pe_type="mixpe-w4a16").source  # no block: the table's rule
     assert math.isclose(PE_TYPES["mixpe-w4a16"].macs_per_cycle, 1.0)
