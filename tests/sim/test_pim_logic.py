@@ -128,3 +128,21 @@ def test_pinned_ops_are_left_alone(duplex):
     g = Graph("pinned")
     g.add(gemm(1, 4096, 4096, name="a", unit="gpu"))
     assert _on(pim_logic.assign(g, duplex), "a") == "gpu"
+
+
+def test_simulated_attention_co_processing_overlaps_and_keeps_pim_bytes_off_the_xpu_channel(duplex):
+    import sim
+
+    g = serving_step("mixtral-8x7b", decode=30, context_len=1024, prefill=1, prompt_len=512, layers=1)
+    r = sim.simulate(g, duplex, trace=True)
+    units = dict(zip(r.per_op["name"], r.per_op["unit"]))
+    assert units["L0.attn.decode.context"] == "logic_pim" and units["L0.attn.prefill.context"] == "gpu"
+    spans = {(n, u): (t0, t1) for n, u, t0, t1, *_ in
+             ((e["op"], e["unit"], e["start_s"], e["end_s"]) for e in r.trace) if u in ("gpu", "logic_pim")}
+    d0, d1 = spans[("L0.attn.decode.score", "logic_pim")]
+    p0, p1 = spans[("L0.attn.prefill.score", "gpu")]
+    assert max(d0, p0) < min(d1, p1)  # the two halves run at the same time on the two units
+    pim_bytes = sum(o.bytes for o in g.ops() if units[o.name] == "logic_pim")
+    assert r.summary["hbm_tsv_bytes"] == pytest.approx(pim_bytes)
+    gpu_only = sim.simulate(g, arch.load("duplex-gpu-only")).summary
+    assert r.summary["hbm_bytes"] < gpu_only["hbm_bytes"] - 0.9 * pim_bytes  # those bytes left the xPU's channel
