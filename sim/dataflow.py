@@ -42,10 +42,12 @@ With ``t_i = ceil(flops_i / (pcus_i R))`` a stage's time for the whole section::
     cycles  = launch + max(compute, max_t bytes_t / bw_t, all-reduce bytes / W) + 2 l x all-reduces
 
 where ``bytes_t`` now holds only the section's weights and KV at their tier and the activations that cross
-its boundary: intermediates stay in PMUs.  In the graph the section's *carrier* (its op with the most
-MACs; inputs: every input of the section from outside) carries this cost; the other members hang off it at
-zero cost, so every op stays in the per-op table, tagged ``section``, ``stage_pcus`` and (carrier)
-``fused_ops``.
+its boundary: intermediates stay in PMUs.  In the graph every op of a section carries the section's
+totals in its dims and is charged its share of the section's cycles, bytes and event counts in proportion
+to its FLOPs (equal shares in a section without FLOPs), at the section's utilisation; the section's
+*carrier* (its op with the most MACs) takes every input from outside the section and the other ops hang
+off it, so the section runs as one block and every op stays in the per-op table, tagged ``section``,
+``stage_pcus`` and ``fused_ops`` (carrier) or ``fused_into``.
 
 Model switching (`load_time_s`): an expert of ``b`` bytes spread over ``n`` devices loads ``b / n`` bytes
 per device over the link into the HBM tier (``ddr -> hbm`` on an RDU, ``host -> hbm``, i.e. PCIe, on a GPU).
@@ -53,7 +55,6 @@ per device over the link into the HBM tier (``ddr -> hbm`` on an RDU, ``host -> 
 Left out: writing the KV cache in prefill, PCU/PMU placement and on-chip network contention, per-op
 utilisation of a PCU (every FLOP at R), the DDR/HBM tiers' own timing (peak bandwidth), reconfiguration
 between sections beyond ``kernel_launch_s``, and area (`sim.ppa` reports none for rdu units).
-The per-op ``utilization`` of a carrier is its section's; summary FLOP totals count every op once.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ from workloads.op import MATMUL_KINDS, Op, OpKind
 
 KINDS = frozenset(OpKind)
 ATTN = frozenset({OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT})
-UNFUSED, CARRIER, MEMBER = 0, 1, 2
+UNFUSED, FUSED = 0, 1
 
 
 class RduError(ValueError):
@@ -347,7 +348,7 @@ def fuse(graph: Graph, accelerator) -> Graph:
         return new
     tokens = int(graph.meta.get("tokens") or 1)
     secs = sections(graph, shares, unit, accelerator, w_tier, kv_tier, tokens)
-    carrier_of: dict[str, str] = {}
+    previous: list[str] = []
     for k, sec in enumerate(secs):
         names = {op.name for op in sec}
         ds = [shares[op.name] for op in sec]
@@ -373,22 +374,22 @@ def fuse(graph: Graph, accelerator) -> Graph:
         total = {key: sum(d[key] for d in ds) for key in ("flops", "macs", "ar", "in", "out", "w", "kv")}
         c = max(range(len(sec)), key=lambda i: (ds[i]["macs"], -i))
         carrier = sec[c]
-        cdims = {"rdu_kind": CARRIER, "rdu_flops": int(total["flops"]), "rdu_macs": int(total["macs"]),
+        sdims = {"rdu_kind": FUSED, "rdu_flops": int(total["flops"]), "rdu_macs": int(total["macs"]),
                  "rdu_ar": int(total["ar"]), "rdu_nar": sum(1 for d in ds if d["ar"] > 0),
                  "rdu_sr": int(total["in"] + total["w"] + total["kv"]), "rdu_sw": int(total["out"]),
                  "rdu_stages": len(sec), "rdu_chunks": chunks, "rdu_fill": sum(times), "rdu_bneck": max(times),
                  **_tier_dims(n_tiers, moves)}
         tag = f"S{k}"
-        new.add(carrier.replace(dims={**carrier.dims, **cdims},
-                                tags={**carrier.tags, "section": tag, "stage_pcus": pcus[c], "fused_ops": len(sec)}),
-                list(dict.fromkeys(carrier_of.get(p, p) for p in ext_in)))
-        for i, op in enumerate(sec):
-            carrier_of[op.name] = carrier.name
-            if i == c:
-                continue
-            new.add(op.replace(dims={**op.dims, "rdu_kind": MEMBER},
-                               tags={**op.tags, "section": tag, "stage_pcus": pcus[i], "fused_into": carrier.name}),
-                    [carrier.name])
+        order = [c] + [i for i in range(len(sec)) if i != c]
+        for i in order:
+            op = sec[i]
+            share = {"rdu_num": int(ds[i]["flops"]), "rdu_den": int(total["flops"])} if total["flops"] else \
+                {"rdu_num": 1, "rdu_den": len(sec)}
+            tags = {**op.tags, "section": tag, "stage_pcus": pcus[i]}
+            tags.update({"fused_ops": len(sec)} if i == c else {"fused_into": carrier.name})
+            inputs = list(dict.fromkeys([*ext_in, *previous])) if i == c else [carrier.name]
+            new.add(op.replace(dims={**op.dims, **sdims, **share}, tags=tags), inputs)
+        previous = [op.name for op in sec]
     return new
 
 
@@ -406,36 +407,35 @@ def cost(op: Op, unit, accelerator) -> OpCost:
         op = _annotate_one(op, unit, accelerator)
     d = op.dims
     kind = d["rdu_kind"]
-    if kind == MEMBER:
-        return OpCost(unit=unit.name, cycles=0, compute_cycles=0)
     clock = accelerator.tech.clock_hz
     peak = unit.pcus * unit.flops_per_pcu_per_cycle
+    frac = d["rdu_num"] / d["rdu_den"] if kind == FUSED else 1.0
     tier_bytes: dict[str, float] = {}
     mem = 0.0
     for i, tier in enumerate(accelerator.off_chip):
         b = d.get(f"rdu_t{i}", 0)
         if b:
-            tier_bytes[tier.name] = float(b)
+            tier_bytes[tier.name] = float(b) * frac
             mem = max(mem, b / tier.bytes_per_s(clock) * clock)
-    launch = unit.kernel_launch_s * clock
     ar_bytes, n_ar = d["rdu_ar"], d["rdu_nar"]
     if kind == UNFUSED:
         compute = math.ceil(d["rdu_flops"] / peak)
-        cycles = launch + max(compute, mem) + allreduce_s(ar_bytes, accelerator) * clock
+        total = unit.kernel_launch_s * clock + max(compute, mem) + allreduce_s(ar_bytes, accelerator) * clock
     else:
         moves = {i: d.get(f"rdu_t{i}", 0) for i in range(len(accelerator.off_chip))}
-        cycles, compute = section_cycles(unit, accelerator, fill=d["rdu_fill"], bneck=d["rdu_bneck"],
-                                         chunks=d["rdu_chunks"], moves=moves, ar_bytes=ar_bytes, n_ar=n_ar)
-    cycles = max(1, math.ceil(cycles))
+        total, compute = section_cycles(unit, accelerator, fill=d["rdu_fill"], bneck=d["rdu_bneck"],
+                                        chunks=d["rdu_chunks"], moves=moves, ar_bytes=ar_bytes, n_ar=n_ar)
+    total = max(1.0, total)
+    cycles = math.ceil(total * frac)
     on = accelerator.on_chip[0].name if accelerator.on_chip else None
     if on is not None:
-        tier_bytes[on] = float(d["rdu_sr"] + d["rdu_sw"])
+        tier_bytes[on] = float(d["rdu_sr"] + d["rdu_sw"]) * frac
     work = 2 * d["rdu_macs"] if d["rdu_macs"] else d["rdu_flops"]
-    counts = {"mac": float(d["rdu_macs"]), "vector_flop": float(max(0, d["rdu_flops"] - 2 * d["rdu_macs"])),
-              "sram_read_bytes": float(d["rdu_sr"]), "sram_write_bytes": float(d["rdu_sw"])}
-    return OpCost(unit=unit.name, cycles=cycles, compute_cycles=min(compute, cycles),
-                  stall_cycles=max(0, cycles - compute), tier_bytes=tier_bytes, counts=counts,
-                  utilization=min(1.0, work / (peak * cycles)))
+    counts = {"mac": d["rdu_macs"] * frac, "vector_flop": max(0, d["rdu_flops"] - 2 * d["rdu_macs"]) * frac,
+              "sram_read_bytes": d["rdu_sr"] * frac, "sram_write_bytes": d["rdu_sw"] * frac}
+    compute = min(math.floor(compute * frac), cycles)
+    return OpCost(unit=unit.name, cycles=cycles, compute_cycles=compute, stall_cycles=cycles - compute,
+                  tier_bytes=tier_bytes, counts=counts, utilization=min(1.0, work / (peak * total)))
 
 
 # ---- Composition of Experts serving -------------------------------------------------------------------

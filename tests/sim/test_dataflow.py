@@ -71,8 +71,11 @@ def test_fused_chain_keeps_the_intermediate_on_chip():
     fused = sim.simulate(big_chain(), make())
     unfused = sim.simulate(big_chain(), make(fused=False))
     assert set(fused.per_op["tag_section"]) == {"S0"}
-    assert fused.per_op.set_index("name").loc["e", "latency_s"] == 0.0  # a member: its cost is on the carrier
-    assert fused.per_op.set_index("name").loc["g", "tag_fused_ops"] == 2
+    by = fused.per_op.set_index("name")
+    assert by.loc["g", "tag_fused_ops"] == 2 and by.loc["e", "tag_fused_into"] == "g"
+    # the section's time is shared out by FLOPs: e does 1024 x 256 of the 2 x 1024 x 256 x 256 + 1024 x 256
+    assert by.loc["e", "cycles"] / by["cycles"].sum() == pytest.approx(1 / 513, rel=1e-2)  # cycles: whole
+    assert by.loc["e", "utilization"] == pytest.approx(by.loc["g", "utilization"])  # the section's
     # unfused writes the GEMM's 512 KiB output to HBM and reads it back; fused keeps it in the PMUs
     assert unfused.summary["hbm_bytes"] - fused.summary["hbm_bytes"] == 2 * 1024 * 256 * 2
     assert fused.summary["latency_s"] < unfused.summary["latency_s"]
@@ -87,7 +90,7 @@ def test_fused_section_time_is_pipelined_over_chunks():
     chunks = 16  # max(1024 / 64 token rows, 128 KiB of weights / 64 KiB PMU)
     compute = math.ceil((t_g + t_e + (chunks - 1) * max(t_g, t_e)) / chunks)
     hbm = (1024 * 256 * 2 + 256 * 256 * 2 + 1024 * 256 * 2) / 100  # input, weights, e's output
-    assert by.loc["g", "cycles"] == math.ceil(LAUNCH + max(compute, hbm))
+    assert by["cycles"].sum() == pytest.approx(LAUNCH + max(compute, hbm), abs=2)  # shares rounded up
 
 
 def test_single_chunk_pipelines_are_left_unfused_when_slower():
