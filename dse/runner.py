@@ -113,6 +113,7 @@ class SimEvaluator:
     def __init__(self, space: Space):
         self.space = space
         self._graphs: dict[str, Any] = {}
+        self._base: dict | None = None  # the base preset's mapping, read once (apply_overrides copies it)
 
     def _graph(self, w: Any) -> Any:
         if w.label not in self._graphs:
@@ -126,7 +127,9 @@ class SimEvaluator:
 
         import sim
 
-        accelerator = validate(apply_overrides(self.space.base_dict, params, origin="point"), origin="point")
+        if self._base is None:
+            self._base = self.space.base_dict
+        accelerator = validate(apply_overrides(self._base, params, origin="point"), origin="point")
         for w in self.space.workloads:
             yield w.label, sim.simulate(self._graph(w), accelerator)
 
