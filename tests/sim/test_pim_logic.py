@@ -146,3 +146,14 @@ def test_simulated_attention_co_processing_overlaps_and_keeps_pim_bytes_off_the_
     assert r.summary["hbm_tsv_bytes"] == pytest.approx(pim_bytes)
     gpu_only = sim.simulate(g, arch.load("duplex-gpu-only")).summary
     assert r.summary["hbm_bytes"] < gpu_only["hbm_bytes"] - 0.9 * pim_bytes  # those bytes left the xPU's channel
+
+
+def test_hot_experts_go_to_the_xpu_cold_ones_to_the_pim(duplex):
+    """Duplex's expert co-processing with skewed routing: experts with many tokens (high Op/B) run on the
+    xPU, those with few on the Logic-PIM."""
+    hot, cold = 480, 8
+    g = serving_step("mixtral-8x7b", decode=512, context_len=256, layers=1,
+                     routing=[hot, hot, cold, cold, cold, cold, cold, 1024 - 2 * hot - 5 * cold])
+    out = pim_logic.assign(g, duplex)
+    assert [_on(out, f"L0.moe.e{e}.down_proj") for e in range(7)] == ["gpu"] * 2 + ["logic_pim"] * 5
+    assert out["L0.moe.e0.down_proj"].intensity > 32 > out["L0.moe.e2.down_proj"].intensity
