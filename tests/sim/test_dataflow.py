@@ -182,3 +182,21 @@ def test_fused_decode_streams_weights_near_hbm_bandwidth():
     unfused = sim.simulate(g, arch.load("sn40l", {"units.rdu.fused": False}))
     kernels = len(g)
     assert unfused.summary["latency_s"] >= kernels * 3e-6  # one launch per op at least
+
+
+def test_sections_report_lists_the_fusion_choices(tmp_path):
+    from reports.dataflow import memory_wall_figure, sections_table, write_sections
+
+    g = workloads.load("llama2-7b", phase="decode", kv_len=256, num_hidden_layers=2)
+    r = sim.simulate(g, arch.load("sn40l"))
+    table = sections_table(r.per_op)
+    assert table["ops"].sum() == len(g)
+    assert table["latency_s"].sum() == pytest.approx(r.summary["latency_s"])
+    assert table["bytes_hbm"].sum() == pytest.approx(r.summary["hbm_bytes"])
+    assert (table["pcus"] <= 1040).all()
+    paths = write_sections(r, tmp_path, "llama2-7b on sn40l")
+    assert paths["md"].read_text().count("\n| S") == len(table)
+    with pytest.raises(ValueError, match="no 'tag_section' column"):
+        sections_table(sim.simulate(g, arch.load("sn40l", {"units.rdu.fused": False})).per_op)
+    fig = memory_wall_figure(table, "section", "latency_s", title="t", knee=1.0)
+    assert fig.data[0].y.tolist() == table["latency_s"].tolist()
