@@ -231,7 +231,8 @@ def _synth_pe(pe_type: str) -> tuple[float, str]:
     what = " + ".join(f"{k} {v}" for k, v in regs.items())
     yosys = next(iter(synth_table().values())).get("yosys", "Yosys")
     return a, (f"PE {pe_type!r} synthesised = {src} + {bits} register bits ({what}) x "
-               f"{REGISTER_45NM['area_um2_per_bit']} um^2 [{SYNTH_SOURCE.format(yosys=yosys)}; {REGISTER_45NM['source']}]")
+               f"{REGISTER_45NM['area_um2_per_bit']} um^2 [{SYNTH_SOURCE.format(yosys=yosys)}; "
+               f"{REGISTER_45NM['source']}]")
 
 
 # --------------------------------------------------------------------------------------------------

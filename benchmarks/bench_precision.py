@@ -13,12 +13,13 @@ matches the MixPE W4A8 array of the preset, instead of keeping the preset's PE c
     python benchmarks/bench_precision.py runs/precision.html
     python benchmarks/bench_precision.py runs/precision.html --workload llama2-13b --phase decode --batch 32
     python benchmarks/bench_precision.py runs/precision.html --iso-area
+
+The same sweep from the CLI: ``dse precision --out runs/precision`` (chart + CSV).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,71 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-import arch  # noqa: E402
-import sim  # noqa: E402
-import workloads  # noqa: E402
+from dse.sim_cmd import SWEEP, UsageError, precision_sweep  # noqa: E402,F401  (SWEEP: the chart's rows)
 from reports.precision import write_precision_html  # noqa: E402
-from sim.ppa import area_breakdown  # noqa: E402
-from workloads.graph import Graph  # noqa: E402
-from workloads.op import OpKind  # noqa: E402
-
-#: (precision, PE type, weight format, activation format, grouped?) in chart order.
-SWEEP = (
-    ("W16A16", "fp16", "fp16", "fp16", False),
-    ("W8A8", "int8", "int8", "int8", False),
-    ("W4A8", "w4a8-dequant", "int4", "int8", True),
-    ("W4A8", "mixpe-w4a8", "int4", "int8", True),
-    ("W4A16", "w4a16-dequant", "int4", "fp16", True),
-    ("W4A16", "mixpe-w4a16", "int4", "fp16", True),
-    ("W2A8", "w2a8-dequant", "int2", "int8", True),
-    ("W2A8", "mixpe-w2a8", "int2", "int8", True),
-)
-
-
-def linear_layers(graph: Graph) -> Graph:
-    """The weight GEMMs of a decoder's blocks (q/k/v/o projections, MLP), chained in graph order."""
-    out = Graph(graph.name + "-linear")
-    prev = None
-    for op in graph.ops():
-        if op.kind is OpKind.GEMM and op.weights and op.tags.get("block") in ("attn", "mlp", "moe"):
-            out.add(op, [prev] if prev is not None else [])
-            prev = op
-    return out
-
-
-def array_area(acc) -> float:
-    return area_breakdown(acc)["pe_mm2"]
-
-
-def iso_area(acc, budget_mm2: float, unit: str = "array"):
-    """`acc` with its systolic `unit` resized to the largest square array within `budget_mm2` of PE area."""
-    u = acc.unit(unit)
-    per_pe = array_area(acc) / (u.rows * u.cols)  # dequantisers per column spread over the PEs
-    n = max(1, int(math.sqrt(budget_mm2 / per_pe)))
-    return arch.load(acc, {f"units.{unit}.rows": n, f"units.{unit}.cols": n})
 
 
 def sweep(workload: str = "llama2-7b", arch_name: str = "mixpe", *, group_size: int = 128,
           iso: bool = False, **graph_kwargs) -> pd.DataFrame:
-    """One row per SWEEP entry: the simulation summary's latency, energy (by component) and area."""
-    base = arch.load(arch_name)
-    unit = base.units_of("systolic")[0].name
-    budget = array_area(arch.load(base, {f"units.{unit}.pe": "mixpe-w4a8"}))
-    rows = []
-    for precision, pe, wf, af, grouped in SWEEP:
-        g = linear_layers(workloads.load(workload, w_format=wf, a_format=af,
-                                         group_size=group_size if grouped else None, **graph_kwargs))
-        acc = arch.load(base, {f"units.{unit}.pe": pe})
-        if iso:
-            acc = iso_area(acc, budget, unit)
-        s = sim.simulate(g, acc).summary
-        u = acc.unit(unit)
-        rows.append({"precision": precision, "pe": pe, "array": f"{u.rows}x{u.cols}",
-                     "latency_s": s["latency_s"], "energy_j": s["energy_j"],
-                     **{k: s[k] for k in s if k.startswith("energy_") and k.endswith("_j")},
-                     "area_mm2": s["area_mm2"], "area_pe_mm2": s["area_pe_mm2"], "area_sram_mm2": s["area_sram_mm2"],
-                     "utilization": s["utilization"], "dram_bytes": s["dram_bytes"]})
-    return pd.DataFrame(rows)
+    """One row per `SWEEP` entry (`dse.sim_cmd.precision_sweep`, which `dse precision` runs too)."""
+    return precision_sweep(workload, arch_name, group_size=group_size, iso=iso, **graph_kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         table = sweep(args.workload, args.arch, group_size=args.group_size, iso=args.iso_area, **kw)
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0

@@ -1,9 +1,25 @@
-"""`dse sim`: simulate one workload on one accelerator, print a PPA table, optionally write a report."""
+"""`dse sim`: simulate one workload on one accelerator, print a PPA table, optionally write a report.
+`dse precision`: the same workload at W16A16, W8A8, W4A8, W4A16 and W2A8 on each PE type, one Plotly chart.
+
+Operand formats (`dse sim --w-bits/--a-bits/--w-format/--a-format/--group-size`)
+--------------------------------------------------------------------------------
+The options set the formats of the workload's linear layers (``workloads.load``'s ``w_format``,
+``a_format``, ``group_size``): ``--w-bits`` 2, 4, 8 are int2/int4/int8 weights and 16 is fp16;
+``--a-bits`` 8 is int8 activations and 16 fp16; ``--w-format``/``--a-format`` name any format the
+workloads know (bf16, fp8, ternary, ...).  ``--group-size`` (elements of K sharing a scale and zero point)
+applies to integer weights only.  When formats are given, each systolic unit's PE type must run them
+(`runs_on`): a PE without dequantisation (int8, fp16, ternary, ...) takes exactly its own weight and
+activation formats; a dequantising PE (``w4a8-dequant``, ``mixpe-w4a8``, ...) takes integer weights no
+wider than its own with its own activation format.  A combination no PE of the accelerator runs is an
+error naming the unit, its PE type, what it takes and the PE types that would run it
+(``--set units.<unit>.pe=<type>``).
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,14 +41,32 @@ def sim(
                                                  "summary.json here")] = None,
     top: Annotated[int, typer.Option(help="rows of the per-layer table to print")] = 15,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON only")] = False,
+    w_bits: Annotated[int | None, typer.Option("--w-bits", help="linear-layer weights: 2, 4, 8 (int) or 16 "
+                                               "(fp16)")] = None,
+    a_bits: Annotated[int | None, typer.Option("--a-bits", help="linear-layer activations: 8 (int8) or 16 "
+                                               "(fp16)")] = None,
+    w_format: Annotated[str | None, typer.Option("--w-format", help="weight format by name (int4, fp8, "
+                                                 "ternary, bf16, ...) instead of --w-bits")] = None,
+    a_format: Annotated[str | None, typer.Option("--a-format", help="activation format by name instead of "
+                                                 "--a-bits")] = None,
+    group_size: Annotated[int | None, typer.Option("--group-size", help="weights per quantisation group "
+                                                   "(integer weights only), e.g. 128")] = None,
 ) -> None:
-    """Simulate WORKLOAD on ARCH: per-layer and total cycles, latency, utilisation, energy, power, area."""
+    """Simulate WORKLOAD on ARCH: per-layer and total cycles, latency, utilisation, energy, power, area.
+
+    Quantised LLM example: dse sim --arch mixpe --workload llama2-7b --w-bits 4 --a-bits 8 --group-size 128.
+    The format options set the linear layers' weights and activations; each systolic unit's PE type
+    must run them (else an error lists the PE types that do: --set units.<unit>.pe=<type>).
+    """
     import arch
     import sim as simulator
     import workloads
 
     accelerator = arch.load(arch_name, _parse_sets(set_ or []))
-    graph = workloads.load(workload, **_graph_kwargs(phase, batch, seq_len, kv_len))
+    fmt = format_kwargs(w_bits, a_bits, w_format, a_format, group_size)
+    if fmt:
+        check_formats(accelerator, fmt.get("w_format", "fp16"), fmt.get("a_format", "fp16"))
+    graph = workloads.load(workload, **_graph_kwargs(phase, batch, seq_len, kv_len), **fmt)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")
     result = simulator.simulate(graph, accelerator)
@@ -67,6 +101,224 @@ def sim(
     tot.add_row("energy", _si(s["energy_j"], "J"))
     tot.add_row("power", _si(s["power_w"], "W"))
     tot.add_row("area", f"{s['area_mm2']:.4g} mm²")
+    if fmt:
+        tot.add_row("linear-layer formats", ", ".join(f"{k}={v}" for k, v in fmt.items()))
     out.print(tot)
     if out_dir is not None:
         out.print(f"report: {paths['html']}")
+
+
+# ---- operand formats ---------------------------------------------------------------------------------
+W_BITS_FORMAT = {2: "int2", 4: "int4", 8: "int8", 16: "fp16"}
+A_BITS_FORMAT = {8: "int8", 16: "fp16"}
+INT_WEIGHT_BITS = {"int2": 2, "int4": 4, "int8": 8}
+
+
+def format_kwargs(w_bits: int | None = None, a_bits: int | None = None, w_format: str | None = None,
+                  a_format: str | None = None, group_size: int | None = None) -> dict[str, Any]:
+    """``workloads.load`` keyword arguments for the format options of `dse sim` (module docstring); a bad or
+    contradictory option is a `UsageError` naming it."""
+    from workloads.config import FORMAT_BITS
+
+    kw: dict[str, Any] = {}
+    for flag, bits, name, table, key in (("--w-bits", w_bits, w_format, W_BITS_FORMAT, "w_format"),
+                                         ("--a-bits", a_bits, a_format, A_BITS_FORMAT, "a_format")):
+        fmt_flag = flag.replace("bits", "format")
+        if bits is not None and name is not None:
+            raise UsageError(f"give {flag} or {fmt_flag}, not both ({flag} {bits}, {fmt_flag} {name})")
+        if bits is not None:
+            if bits not in table:
+                raise UsageError(f"{flag} {bits} is not supported; expected one of {', '.join(map(str, table))} "
+                                 f"({', '.join(f'{b}={f}' for b, f in table.items())}); other formats by name "
+                                 f"with {fmt_flag}")
+            kw[key] = table[bits]
+        elif name is not None:
+            if name not in FORMAT_BITS:
+                raise UsageError(f"{fmt_flag} {name!r} is not a format; expected one of "
+                                 f"{', '.join(sorted(FORMAT_BITS))}")
+            kw[key] = name
+    if group_size is not None:
+        if group_size <= 0:
+            raise UsageError(f"--group-size must be positive, got {group_size}")
+        wf = kw.get("w_format", "fp16")
+        if wf not in INT_WEIGHT_BITS:
+            raise UsageError(f"--group-size {group_size} needs integer weights (--w-bits 2, 4 or 8), but the "
+                             f"weights are {wf}: per-group scales belong to quantised weights")
+        kw["group_size"] = group_size
+    return kw
+
+
+def runs_on(pe_name: str, w_format: str, a_format: str) -> bool:
+    """Whether PE type `pe_name` runs linear layers with `w_format` weights and `a_format` activations: a PE
+    without dequantisation takes exactly its own formats; a dequantising one integer weights no wider than
+    its own, with its own activation format."""
+    from arch.pe import PE_TYPES
+
+    pe = PE_TYPES[pe_name]
+    if a_format != pe.a_format:
+        return False
+    if pe.dequant == "none":
+        return w_format == pe.w_format
+    return w_format in INT_WEIGHT_BITS and INT_WEIGHT_BITS[w_format] <= INT_WEIGHT_BITS.get(pe.w_format, 0)
+
+
+def check_formats(accelerator, w_format: str, a_format: str) -> None:
+    """A `UsageError` unless every systolic unit of `accelerator` runs `w_format` x `a_format` (`runs_on`)."""
+    from arch.pe import PE_TYPES
+
+    for unit in accelerator.units_of("systolic"):
+        if not runs_on(unit.pe, w_format, a_format):
+            pe = PE_TYPES[unit.pe]
+            takes = (f"{pe.w_format} weights" if pe.dequant == "none"
+                     else f"integer weights of at most {INT_WEIGHT_BITS.get(pe.w_format, 0)} bits")
+            fits = [n for n in PE_TYPES if runs_on(n, w_format, a_format)]
+            hint = (f"; PE types that do: {', '.join(fits)} (--set units.{unit.name}.pe=<type>)" if fits
+                    else "; no PE type runs this combination")
+            raise UsageError(f"{w_format} weights x {a_format} activations do not run on unit {unit.name!r} of "
+                             f"{accelerator.name!r}: its PE type {unit.pe!r} takes {takes} with {pe.a_format} "
+                             f"activations{hint}")
+
+
+# ---- precision sweep -----------------------------------------------------------------------------------
+#: (precision, PE type, weight format, activation format, grouped?) in chart order.
+SWEEP = (
+    ("W16A16", "fp16", "fp16", "fp16", False),
+    ("W8A8", "int8", "int8", "int8", False),
+    ("W4A8", "w4a8-dequant", "int4", "int8", True),
+    ("W4A8", "mixpe-w4a8", "int4", "int8", True),
+    ("W4A16", "w4a16-dequant", "int4", "fp16", True),
+    ("W4A16", "mixpe-w4a16", "int4", "fp16", True),
+    ("W2A8", "w2a8-dequant", "int2", "int8", True),
+    ("W2A8", "mixpe-w2a8", "int2", "int8", True),
+)
+PRECISIONS = tuple(dict.fromkeys(p for p, *_ in SWEEP))
+
+
+def linear_layers(graph):
+    """The weight GEMMs of a decoder's blocks (q/k/v/o projections, MLP), chained in graph order."""
+    from workloads.graph import Graph
+    from workloads.op import OpKind
+
+    out_graph = Graph(graph.name + "-linear")
+    prev = None
+    for op in graph.ops():
+        if op.kind is OpKind.GEMM and op.weights and op.tags.get("block") in ("attn", "mlp", "moe"):
+            out_graph.add(op, [prev] if prev is not None else [])
+            prev = op
+    return out_graph
+
+
+def array_area(acc) -> float:
+    """PE-array area (mm^2) of `acc`, per-column dequantisers included."""
+    from sim.ppa import area_breakdown
+
+    return area_breakdown(acc)["pe_mm2"]
+
+
+def iso_area(acc, budget_mm2: float, unit: str = "array"):
+    """`acc` with its systolic `unit` resized to the largest square array within `budget_mm2` of PE area."""
+    import arch
+
+    u = acc.unit(unit)
+    per_pe = array_area(acc) / (u.rows * u.cols)  # dequantisers per column spread over the PEs
+    n = max(1, int(math.sqrt(budget_mm2 / per_pe)))
+    return arch.load(acc, {f"units.{unit}.rows": n, f"units.{unit}.cols": n})
+
+
+def precision_sweep(workload: str = "llama2-7b", arch_name: str = "mixpe", *, group_size: int = 128,
+                    iso: bool = False, precisions=None, **graph_kwargs):
+    """One row per `SWEEP` entry (those of `precisions`, default all): the linear layers of `workload` at that
+    precision on `arch_name` with its systolic array's PE type replaced; latency, energy (by component), area.
+    ``iso``: every array resized to the PE-array area of the preset's array with MixPE W4A8 PEs."""
+    import pandas as pd
+
+    import arch
+    import sim
+    import workloads
+
+    chosen = PRECISIONS if precisions is None else tuple(precisions)
+    bad = [p for p in chosen if p not in PRECISIONS]
+    if bad:
+        raise UsageError(f"unknown precision {', '.join(bad)}; expected one of {', '.join(PRECISIONS)}")
+    if group_size <= 0:
+        raise UsageError(f"--group-size must be positive, got {group_size}")
+    base = arch.load(arch_name)
+    arrays = base.units_of("systolic")
+    if not arrays:
+        raise UsageError(f"{base.name!r} has no systolic unit whose PE type could be swept")
+    unit = arrays[0].name
+    budget = array_area(arch.load(base, {f"units.{unit}.pe": "mixpe-w4a8"}))
+    rows = []
+    for precision, pe, wf, af, grouped in SWEEP:
+        if precision not in chosen:
+            continue
+        g = linear_layers(workloads.load(workload, w_format=wf, a_format=af,
+                                         group_size=group_size if grouped else None, **graph_kwargs))
+        acc = arch.load(base, {f"units.{unit}.pe": pe})
+        if iso:
+            acc = iso_area(acc, budget, unit)
+        s = sim.simulate(g, acc).summary
+        u = acc.unit(unit)
+        rows.append({"precision": precision, "pe": pe, "array": f"{u.rows}x{u.cols}",
+                     "latency_s": s["latency_s"], "energy_j": s["energy_j"],
+                     **{k: s[k] for k in s if k.startswith("energy_") and k.endswith("_j")},
+                     "area_mm2": s["area_mm2"], "area_pe_mm2": s["area_pe_mm2"], "area_sram_mm2": s["area_sram_mm2"],
+                     "utilization": s["utilization"], "dram_bytes": s["dram_bytes"]})
+    return pd.DataFrame(rows)
+
+
+@app.command("precision")
+@_user_errors
+def precision(
+    arch_name: Annotated[str, typer.Option("--arch", help="preset whose systolic array's PE type is swept")] = "mixpe",
+    workload: Annotated[str, typer.Option("--workload", help="zoo name of a decoder LLM")] = "llama2-7b",
+    phase: Annotated[str, typer.Option(help="prefill or decode")] = "prefill",
+    batch: Annotated[int, typer.Option(help="sequences per batch")] = 1,
+    seq_len: Annotated[int, typer.Option(help="prompt tokens (prefill)")] = 1024,
+    kv_len: Annotated[int, typer.Option(help="context tokens (decode)")] = 1024,
+    group_size: Annotated[int, typer.Option("--group-size", help="weights per quantisation group")] = 128,
+    only: Annotated[list[str] | None, typer.Option("--precision", help="only this precision (repeatable): "
+                                                   + ", ".join(PRECISIONS))] = None,
+    iso_area: Annotated[bool, typer.Option("--iso-area", help="equal PE-array area (that of the MixPE W4A8 "
+                                           "array) instead of equal PE count")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write precision.html (the chart) and "
+                                                 "precision.csv here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+) -> None:
+    """Sweep W16A16, W8A8, W4A8, W4A16, W2A8 over the PE types (in-loop dequant and MixPE of each, int8, fp16):
+    latency, energy and area side by side, and with --out one Plotly chart (reports/precision.py)."""
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory")
+    kw = _graph_kwargs(phase, batch, seq_len if phase == "prefill" else None, kv_len if phase == "decode" else None)
+    table = precision_sweep(workload, arch_name, group_size=group_size, iso=iso_area, precisions=only or None, **kw)
+    title = (f"{workload} linear layers, {phase} batch {batch}, {arch_name} "
+             f"({'equal PE-array area' if iso_area else 'equal PE count'}), group {group_size}")
+    paths = {}
+    if out_dir is not None:
+        from reports.precision import write_precision_html
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out_dir / "precision.csv", index=False)
+        paths = {"csv": out_dir / "precision.csv",
+                 "html": write_precision_html(table, out_dir / "precision.html", title=title)}
+    if as_json:
+        _print_json({"title": title, "rows": table.to_dict(orient="records"),
+                     "files": {k: str(v) for k, v in paths.items()}})
+        return
+    t = Table(title=title)
+    for col in ("precision", "PE type", "array", "latency", "energy", "dequant energy", "PE area", "area"):
+        t.add_column(col, justify="left" if col in ("precision", "PE type") else "right", no_wrap=True)
+    for _, r in table.iterrows():
+        t.add_row(r["precision"], r["pe"], r["array"], _si(r["latency_s"], "s"), _si(r["energy_j"], "J"),
+                  _si(r.get("energy_dequant_j", 0.0), "J"), f"{r['area_pe_mm2']:.4g} mm²", f"{r['area_mm2']:.4g} mm²")
+    out.print(t)
+    for p in PRECISIONS:
+        sub = table[table["precision"] == p].set_index("pe")
+        mix = [pe for pe in sub.index if pe.startswith("mixpe")]
+        base = [pe for pe in sub.index if pe.endswith("-dequant")]
+        if mix and base:
+            m, b = sub.loc[mix[0]], sub.loc[base[0]]
+            out.print(f"{p}: {mix[0]} is {b['latency_s'] / m['latency_s']:.2f}x faster and uses "
+                      f"{b['energy_j'] / m['energy_j']:.2f}x less energy than {base[0]}")
+    for kind, path in paths.items():
+        out.print(f"{kind}: {path}")
