@@ -7,11 +7,15 @@ benchmarks/bench_dse.py, never asserted here):
 - `dse.backends.start_method`: forked workers when the process has one thread, spawned otherwise, and
   ``COEX_DSE_START_METHOD`` overrides it (a bad value is an error naming the variable); a forked and a
   spawned pool write the same store.
+- benchmarks/bench_dse.py's ZigZag comparison is skipped, saying why, when ZigZag is absent.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,3 +97,16 @@ def test_forked_and_spawned_pools_write_the_same_store(tmp_path, monkeypatch):
         assert s.evaluated == 18 and s.errors == 0
         stores[method] = rows(tmp_path / method)
     assert stores["fork"] == stores["spawn"] and len(stores["fork"]) == 18
+
+
+def test_bench_dse_skips_zigzag_saying_why(capsys):
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_dse.py"
+    spec = importlib.util.spec_from_file_location("bench_dse", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(no_zigzag=False, zigzag_python="/nonexistent/python", gemm=[8, 16, 16], sizes=[4],
+                              lpf_limit=2)
+    bench.zigzag_table(args)
+    out = capsys.readouterr().out
+    assert "ZigZag comparison skipped: ZigZag's Python '/nonexistent/python' does not exist" in out
+    assert bench.zigzag_python(argparse.Namespace(no_zigzag=True, zigzag_python=None)) == (None, "--no-zigzag")
