@@ -12,7 +12,8 @@
 // sim.kernels.mixpe_group / mixpe_dequant / mac_dequant; dequant_pe.v is that conventional PE).
 // gacc and asum are exact for groups of up to 2**GROUP_BITS elements; only acc wraps.
 //
-// The dequantisation is itself shift-and-add, one scale bit per cycle (SCALE_BITS cycles), and
+// The dequantisation (rtl/mixpe_dequant.v, a block of its own so that synthesis can price it apart
+// from the group datapath) is itself shift-and-add, one scale bit per cycle (SCALE_BITS cycles), and
 // overlaps the next group's accumulation: a group-closing element (last) is taken only when the
 // serial unit is idle or on its final step, so groups of at least SCALE_BITS elements never stall.
 // Handshake: an element (a, q, last, and with last: zero, scale) is taken on an edge where

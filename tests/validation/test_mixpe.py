@@ -5,30 +5,49 @@ Published figures (the only numbers used, never fed into the model)
 --------------------------------------------------------------------
 - speedup 2.6x of MixPE over "state-of-the-art quantization accelerators"      (abstract; Sec. 1 contributions)
 - energy reduction 1.4x over the same accelerators                             (abstract; Sec. 1 contributions)
+- the authors' public simulator, github.com/yuzhang712/mixpe_simulator (first author's account; a fork of
+  BitFusion's simulator), ``results/mixpe_res.csv`` at commit bfba57f7: execution time normalised to an FP16
+  systolic accelerator, per model, for MixPE-W4A8, ANT, BitFusion, INT8, MixPE-W4A16 and FP16.  For the two
+  LLMs: OPT-6.7B 0.10 / 0.40 / 0.68 / 0.86 / 0.19 / 1.00 and Llama2-13B the same (also ViT and ViT-Huge).
+  These are the repository's simulation logs, not the paper's figures: the paper's evaluation section still
+  could not be read (the search tool returns its abstract and Sec. 1 only; searches for its setup, baselines
+  and per-model bars found no other copy), and the log's last ANT run gives 0.47/0.12 = 3.9x for MixPE-W4A8
+  (not 2.6x), while an earlier OLAccel run in the same file's history gives 0.50/0.19 = 2.6x.
 
 What was read, and what was assumed
 -----------------------------------
-The search tool gave the abstract and Sec. 1 (introduction) of the arXiv HTML version only; the evaluation
-section (its models, batch sizes, baseline accelerators, array size, technology and per-model bars) could not
-be read.  From Sec. 1 we take: the precision families (W8A8, W4A16, W4A8; MixPE targets the mixed-precision
+From the abstract and Sec. 1: the precision families (W8A8, W4A16, W4A8; MixPE targets the mixed-precision
 W4A8 and W4A16), per-group quantisation with a shared scale and zero point, MixPE's two ideas (dequantise once
 per group after the group's integer GEMM; shift-and-add instead of a multiplier), and the baseline's problem:
-hardware without native mixed-precision GEMM (GPUs, TPUs) dequantises in the main loop.  Assumed, each a
-documented choice made before comparing with the published figures and not tuned to them:
+hardware without native mixed-precision GEMM (GPUs, TPUs) dequantises in the main loop.  From the authors'
+simulator (``run_mix.py``, ``conf_mixint.ini``, ``bitfusion/src/benchmarks/*`` at commit 769f0c85): baselines
+ANT, BitFusion (OLAccel in an earlier run), INT8 and FP16 systolic arrays; models ViT, ViT-Huge, OPT-6.7B,
+Llama2-13B; batch 64 with one token per sequence in the linear layers (M = 64); a 64 x 64 array at 500 MHz;
+128 KiB weight, 256 KiB activation and 128 KiB output buffers; a 1024-bit-per-cycle off-chip interface.
 
-- Baselines: the same systolic accelerator with conventional PEs that dequantise every weight use in the loop
-  (presets `w4a8-dequant`, `w4a16-dequant`; PE types in `arch.pe`: one extra multiply-add pass per MAC), at
-  the same precision as the MixPE design they are compared with (`mixpe` W4A8, `mixpe-a16` W4A16).
+Table 1 (the +-25% acceptance of issue 6): ANT, BitFusion and OLAccel have no PE type here, so the
+"quantization accelerators" are the same systolic accelerator with conventional PEs that dequantise every
+weight use in the loop (presets `w4a8-dequant`, `w4a16-dequant`; `arch.pe`: one extra multiply-add pass per
+MAC), at the MixPE design's precision (`mixpe` W4A8, `mixpe-a16` W4A16).  Assumed, each a documented choice
+made before comparing and not tuned to the published figures:
+
 - Equal PE-array area: each baseline array is the largest square whose PE area does not exceed the MixPE
   array's (64 x 64 PEs plus its per-column dequantisers); buffers, HBM2, 28 nm and 1 GHz as the `mixpe` preset
-  (itself assumed, see its YAML).  The equal-PE-count ratios are printed alongside.
+  (itself assumed, see its YAML).  The equal-PE-count ratios are printed alongside.  PE areas: the int8 MAC,
+  the in-loop W4A8 PE and the MixPE W4A8 PE from Yosys synthesis of `rtl/` (`arch.tech.SYNTH_PE`,
+  data/rtl/synth_nangate45.csv); the W4A16 PEs from the Horowitz-table rules (no fp16 RTL).
 - Group size 128 (the common choice of GPTQ/AWQ-style 4-bit weight quantisation).
-- Models: OPT-6.7B, LLaMA-2-7B, LLaMA-2-13B (decoder LLMs of the size the W4A8/W4A16 literature evaluates);
-  the linear layers (q/k/v/o projections, MLP) only: they are the mixed-precision GEMMs a PE type changes;
-  attention, softmax and norms would run identically on every design.
+- Models: OPT-6.7B, LLaMA-2-7B, LLaMA-2-13B; the linear layers (q/k/v/o projections, MLP) only: they are the
+  mixed-precision GEMMs a PE type changes (the authors' simulator also runs linear layers only).
 - Two regimes: prefill of one 1024-token prompt, and decode of a batch of 32 at 1024 tokens of context.
 - The published figure is an average over its models and baselines; we compare it with the geometric mean
   over models x regimes x precisions.  Tolerance +-25% (issue 6).
+
+Table 2 (the authors' simulator setup, equal PE count): OPT-6.7B and Llama2-13B linear layers at M = 64,
+group 128, on the `mixpe` preset set to 500 MHz, 64 GB/s off-chip (1024 bits x 500 MHz) and the authors'
+buffer sizes, with the PE types we have: MixPE-W4A8 vs INT8 (W8A8) and MixPE-W4A16 vs FP16 (W16A16), as
+speedups, next to the speedups the simulator's normalised times give.  Tolerance +-25%; a miss is a strict
+xfail with the measured value.
 """
 
 from __future__ import annotations
@@ -44,6 +63,7 @@ import arch
 import sim
 import workloads
 from sim.ppa import area_breakdown
+from tests.validation.side_by_side import write_lines
 from workloads.graph import Graph
 from workloads.op import OpKind
 
@@ -97,7 +117,7 @@ def geomean(xs) -> float:
 
 
 @pytest.fixture(scope="module")
-def rows() -> list[dict]:
+def rows(request) -> list[dict]:
     out = []
     for precision, (a_format, mix_name, base_name) in PAIRS.items():
         mix = arch.load(mix_name)
@@ -118,26 +138,91 @@ def rows() -> list[dict]:
                     "mixpe_dequant_share": m["energy_dequant_j"] / m["energy_j"],
                     "base_dequant_share": bi["energy_dequant_j"] / bi["energy_j"],
                 })
-    print_table(out)
+    write_lines(request.config, table_lines(out))
     return out
 
 
-def print_table(out: list[dict]) -> None:
-    print("\nMixPE vs in-loop dequant accelerators (equal PE-array area), measured vs published")
+def table_lines(out: list[dict]) -> list[str]:
+    lines = ["", "MixPE vs in-loop dequant accelerators (equal PE-array area), measured vs published"]
     head = (f"{'model':12s} {'regime':17s} {'prec':5s} {'baseline':14s} {'base arr':8s} {'MixPE ms':>9s} "
             f"{'base ms':>9s} {'speedup':>8s} {'pub':>4s} {'energy':>7s} {'pub':>4s} {'=PEs spd':>8s} {'=PEs en':>8s}")
-    print(head)
-    print("-" * len(head))
+    lines += [head, "-" * len(head)]
     for r in out:
-        print(f"{r['model']:12s} {r['regime']:17s} {r['precision']:5s} {r['baseline']:14s} {r['array']:8s} "
+        lines.append(f"{r['model']:12s} {r['regime']:17s} {r['precision']:5s} {r['baseline']:14s} {r['array']:8s} "
               f"{r['mixpe_ms']:9.2f} {r['base_ms']:9.2f} {r['speedup']:8.2f} {2.6:4.1f} {r['energy']:7.2f} "
               f"{1.4:4.1f} {r['speedup_same_pes']:8.2f} {r['energy_same_pes']:8.2f}")
     for model in MODELS:
         sel = [r for r in out if r["model"] == model]
-        print(f"{model:12s} geomean: speedup {geomean(r['speedup'] for r in sel):.2f} (published 2.6), "
+        lines.append(f"{model:12s} geomean: speedup {geomean(r['speedup'] for r in sel):.2f} (published 2.6), "
               f"energy {geomean(r['energy'] for r in sel):.2f} (published 1.4)")
     s, e = geomean(r["speedup"] for r in out), geomean(r["energy"] for r in out)
-    print(f"{'all':12s} geomean: speedup {s:.2f} vs 2.6 ({(s / 2.6 - 1):+.0%}), energy {e:.2f} vs 1.4 ({(e / 1.4 - 1):+.0%})")
+    lines.append(f"{'all':12s} geomean: speedup {s:.2f} vs 2.6 ({(s / 2.6 - 1):+.0%}), energy {e:.2f} vs 1.4 "
+                 f"({(e / 1.4 - 1):+.0%})")
+    return lines
+
+
+# ---- Table 2: the authors' simulator setup --------------------------------------------------------------
+AUTHORS_SIM = "github.com/yuzhang712/mixpe_simulator results/mixpe_res.csv @ bfba57f7 (time normalised to FP16)"
+#: model -> design -> normalised execution time, as the authors' simulator logged it (AUTHORS_SIM)
+AUTHORS_TIME = {
+    "OPT-6.7B": {"MixPE-W4A8": 0.10, "ANT": 0.40, "BitFusion": 0.68, "INT8": 0.86, "MixPE-W4A16": 0.19, "FP16": 1.00},
+    "Llama2-13B": {"MixPE-W4A8": 0.10, "ANT": 0.40, "BitFusion": 0.68, "INT8": 0.86, "MixPE-W4A16": 0.19,
+                   "FP16": 1.00},
+}
+AUTHORS_MODELS = {"OPT-6.7B": OPT_6_7B, "Llama2-13B": "llama2-13b"}
+#: the authors' accelerator (conf_mixint.ini @ 769f0c85) on the mixpe preset: 500 MHz, 1024 bits/cycle off chip
+AUTHORS_SETUP = {"tech.clock_hz": 5.0e8, "memory.dram.bandwidth_gbps": 1024 / 8 * 5.0e8 / 1e9,
+                 "units.array.filter_sram_bytes": 131072, "units.array.ifmap_sram_bytes": 262144,
+                 "units.array.ofmap_sram_bytes": 131072}
+AUTHORS_BATCH = 64  # run_mix.py: batch_size = 64, one token per sequence in every linear layer
+#: (MixPE design, baseline design) -> (MixPE PE, w, a, baseline PE, w, a)
+AUTHORS_PAIRS = {("MixPE-W4A8", "INT8"): ("mixpe-w4a8", "int4", "int8", "int8", "int8", "int8"),
+                 ("MixPE-W4A16", "FP16"): ("mixpe-w4a16", "int4", "fp16", "fp16", "fp16", "fp16")}
+
+
+@pytest.fixture(scope="module")
+def authors_rows(request) -> list[dict]:
+    out = []
+    for model_name, model in AUTHORS_MODELS.items():
+        for (mix_name, base_name), (mix_pe, wf, af, base_pe, bwf, baf) in AUTHORS_PAIRS.items():
+            t = {}
+            for pe, w, a, grouped in ((mix_pe, wf, af, True), (base_pe, bwf, baf, False)):
+                g = linear_layers(load_model(model, w_format=w, a_format=a, group_size=GROUP_SIZE if grouped else None,
+                                             phase="decode", batch=AUTHORS_BATCH, kv_len=1024))
+                t[pe] = sim.simulate(g, arch.load("mixpe", {**AUTHORS_SETUP, "units.array.pe": pe})).summary
+            pub = AUTHORS_TIME[model_name]
+            out.append({"model": model_name, "mixpe": mix_name, "baseline": base_name,
+                        "speedup": t[base_pe]["latency_s"] / t[mix_pe]["latency_s"],
+                        "published": pub[base_name] / pub[mix_name]})
+    lines = ["", f"MixPE vs INT8 / FP16 at the authors' simulator setup (equal PE count), vs {AUTHORS_SIM}",
+             f"{'model':11s} {'MixPE':12s} {'baseline':8s} {'speedup':>8s} {'published':>9s} {'ratio':>6s}"]
+    for r in out:
+        lines.append(f"{r['model']:11s} {r['mixpe']:12s} {r['baseline']:8s} {r['speedup']:8.2f} "
+                     f"{r['published']:9.2f} {r['speedup'] / r['published']:6.2f}")
+    lines.append("not modelled (no PE type): ANT, BitFusion (published MixPE-W4A8 speedups over them 4.0x, 6.8x)")
+    write_lines(request.config, lines)
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 1.58x vs published 5.26x (OPT-6.7B and Llama2-13B): at M = 64 and equal PE count our MixPE-W4A16 "
+    "gains only from 4-bit weight traffic (one MAC per PE per cycle, as the fp16 PE); the authors' simulator's "
+    "times imply several MACs per PE per cycle at 4 bits, a PE throughput the paper's unread hardware section "
+    "would have to state"))
+def test_authors_setup_mixpe_w4a16_vs_fp16(authors_rows):
+    for r in (r for r in authors_rows if r["baseline"] == "FP16"):
+        assert r["speedup"] > 1  # fewer weight bytes and no in-loop dequantisation
+        assert r["speedup"] == pytest.approx(r["published"], rel=TOLERANCE), r
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 1.00x vs published 8.6x (OPT-6.7B and Llama2-13B): at M = 64 both arrays are compute-bound at one "
+    "MAC per PE per cycle in our model, so halving the weight bits gains nothing; 8.6x at the same 64 x 64 array "
+    "needs the per-PE packing of the authors' BitFusion-derived simulator, which we do not model"))
+def test_authors_setup_mixpe_w4a8_vs_int8(authors_rows):
+    for r in (r for r in authors_rows if r["baseline"] == "INT8"):
+        assert r["speedup"] >= 1
+        assert r["speedup"] == pytest.approx(r["published"], rel=TOLERANCE), r
 
 
 def test_speedup_within_25_percent_of_published(rows):
