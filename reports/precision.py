@@ -1,8 +1,9 @@
 """Precision sweep chart: latency, energy and area per PE type, side by side, in one Plotly figure.
 
 Reads a table of simulation summaries (one row per precision x PE type; see `COLUMNS`); never simulates.
-`benchmarks/bench_precision.py` runs the sweep (W8A8, W4A8, W4A16, W2A8, with the in-loop dequantising
-and the MixPE PE of each) and calls `write_precision_html`.
+`dse precision` (`dse.sim_cmd.precision_sweep`) and `benchmarks/bench_precision.py` run the sweep (W16A16,
+W8A8, W4A8, W4A16, W2A8, with the in-loop dequantising and the MixPE PE of each) and call
+`write_precision_html`.
 
 Panels: latency (ms), energy (J, stacked by component: MACs, dequantisation, SRAM, DRAM, leakage) and
 area (mm^2, stacked: PE array incl. dequantisers, SRAM, the rest).  Bars are ordered as the table's rows
