@@ -5,7 +5,15 @@ new-arch (a different accelerator, mxu rows 128: its costs are computed afresh -
 pays) and warm (median of repeats on equal accelerators: every cost memoised); then the simulated
 latency, energy and utilisation.  Goal: warm under 0.5 s.
 
-    python benchmarks/bench_engine.py [--repeat 5] [--profile decode|prefill]
+``--phases`` answers where a DSE point's time goes instead: BERT-base (128 tokens) on ``--points``
+distinct tpu-v1 variants (MXU rows x cols x dataflow, as dse/examples/tpu_sweep.yaml varies them), timed
+per phase of what `dse.runner.SimEvaluator` does for a point -- apply the overrides and validate the
+spec (pydantic), fingerprint it (`sim.engine.accelerator_key`), graph passes, the simpy engine
+(`sim.engine.run`, per-op costs included), the summary (`sim.result.build`) -- plus the per-op DataFrame
+that a DSE point no longer builds; then one cProfile of the same loop (without the DataFrame) with its own time grouped by
+package (simpy, sim.engine, cost models and pricing, workloads.Op properties, pandas/numpy, ...).
+
+    python benchmarks/bench_engine.py [--repeat 5] [--profile decode|prefill] [--phases [--points 64]]
 """
 
 from __future__ import annotations
@@ -59,11 +67,90 @@ def bench(name: str, repeat: int) -> dict:
             "latency_s": s["latency_s"], "energy_j": s["energy_j"], "utilization": s["utilization"]}
 
 
+def _variants(n: int) -> list[dict]:
+    sizes = [32, 64, 128, 256]
+    out = [{"units.mxu.rows": r, "units.mxu.cols": c, "units.mxu.dataflow": df}
+           for df in ("ws", "os") for r in sizes for c in sizes]
+    return (out * (n // len(out) + 1))[:n] if n > len(out) else out[:n]
+
+
+PACKAGES = (("simpy", "/simpy/"), ("sim.engine", "sim/engine.py"), ("sim.result", "sim/result.py"),
+            ("sim cost models + ppa", "/sim/"),
+            ("workloads (Op)", "/workloads/"), ("arch + pydantic", "/arch/"), ("arch + pydantic", "/pydantic"),
+            ("pandas", "/pandas/"), ("numpy", "/numpy/"), ("networkx", "/networkx/"), ("dse", "/dse/"))
+
+
+def phases(n: int) -> None:
+    """Per-phase ms of a DSE point (module docstring), then the profile grouped by package."""
+    import os
+
+    from arch.loader import apply_overrides, load_dict, validate
+    from sim.cost import prepare
+    from sim.result import build
+
+    graph = workloads.load("bert-base", seq_len=128)
+    base, _ = load_dict("tpu-v1")
+    points = _variants(n)
+    sim.simulate(graph, validate(apply_overrides(base, points[0], origin="p"), origin="p"))  # imports, op memo
+
+    def one(params: dict, t: dict[str, float], table: bool = True) -> None:
+        t0 = time.perf_counter()
+        acc = validate(apply_overrides(base, params, origin="point"), origin="point")
+        t1 = time.perf_counter()
+        key = engine.accelerator_key(acc)
+        t2 = time.perf_counter()
+        g = prepare(graph, acc)
+        t3 = time.perf_counter()
+        timeline = engine.run(g, acc, cost=lambda sig, unit: ppa.priced_cost(sig, unit, key))
+        t4 = time.perf_counter()
+        result = build(g, acc, timeline, key)
+        t5 = time.perf_counter()
+        if table:
+            result.per_op  # noqa: B018 - the DataFrame a DSE point skips
+        t6 = time.perf_counter()
+        for k, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+            t[k] += dt
+
+    clear_caches()
+    t = dict.fromkeys(("overrides + validate", "accelerator_key", "graph passes", "engine.run",
+                       "build (summary)", "per_op DataFrame"), 0.0)
+    for params in points:
+        one(params, t)
+    ops = len(graph)
+    print(f"bert-base ({ops} ops) on {len(points)} tpu-v1 variants; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'phase':<22} {'ms/point':>9} {'us/op':>7}")
+    for k, v in t.items():
+        print(f"{k:<22} {1e3 * v / len(points):>9.2f} {1e6 * v / len(points) / ops:>7.1f}")
+    point = sum(v for k, v in t.items() if k != "per_op DataFrame")
+    print(f"{'a DSE point (no table)':<22} {1e3 * point / len(points):>9.2f}  -> {len(points) / point:.0f} points/s "
+          "per core")
+    clear_caches()
+    prof = cProfile.Profile()
+    prof.enable()
+    for params in points:
+        one(params, dict.fromkeys(t, 0.0), table=False)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    own: dict[str, float] = {}
+    for (file, _, _), (_, _, tottime, _, _) in stats.items():
+        label = next((name for name, frag in PACKAGES if frag in file), "other (builtins, stdlib)")
+        own[label] = own.get(label, 0.0) + tottime
+    total = sum(own.values())
+    print(f"\nown time under cProfile, by package ({1e3 * total / len(points):.1f} ms/point profiled)")
+    for label, v in sorted(own.items(), key=lambda kv: -kv[1]):
+        print(f"{label:<26} {v / total:>6.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profile", choices=sorted(CASES), help="cProfile one warm run of this case")
+    ap.add_argument("--phases", action="store_true", help="where a DSE point's time goes (bert-base)")
+    ap.add_argument("--points", type=int, default=64, help="tpu-v1 variants for --phases")
     args = ap.parse_args()
+    if args.phases:
+        phases(args.points)
+        return
     if args.profile:
         graph = workloads.load("llama2-7b", **CASES[args.profile])
         acc = arch.load("tpu-v1")
