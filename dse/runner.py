@@ -7,8 +7,12 @@
 - Evaluation: ``evaluate(params) -> metrics`` (a picklable top-level function or object).  The default,
   `SimEvaluator`, applies the point's parameters to the space's base preset, validates the spec, runs
   ``sim.simulate`` on every workload and aggregates the summaries with the workloads' weights
-  (`aggregate`).  Each worker keeps one evaluator, so workload graphs are built once and the
-  simulator's per-op cost memo is shared by every point that worker evaluates.
+  (`aggregate`).  Each worker keeps one evaluator, so workload graphs (and the base preset) are read
+  once per worker.  The simulator memoises per-op costs by (op signature, unit, accelerator
+  fingerprint): within a point the repeated layers cost one call each; across points only equal specs
+  share them (a point's few distinct signatures are about 2 % of its time on BERT-base, see
+  ``benchmarks/bench_engine.py --phases``).  A point reads only ``Result.summary``, so the per-op
+  DataFrame is never built (`sim.result`).
 - Backends (`dse.backends`): ``local`` evaluates in this process (``workers=1``) or in a
   process pool; ``ray`` on one Ray actor per worker.  They give the same store for the same seed.
 - A point whose evaluation raises (an invalid combination of axis values, say) is stored with
