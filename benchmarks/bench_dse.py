@@ -3,7 +3,7 @@ to ZigZag on one GEMM layer over a grid of systolic array shapes.
 
 1. The space (default: dse/examples/tpu_sweep.yaml, 128 systolic designs on BERT-base) runs into a fresh
    temporary run directory per backend and worker count; the table prints points, wall time, points/s
-   and ms per point, counting pool start-up (workers are forked where `dse.backends.start_method`
+   and ms per point (wall, and CPU of this process and its workers), counting pool start-up (workers are forked where `dse.backends.start_method`
    allows, else spawned and import coex) and the store's per-point commits, but not the per-layer
    tables of the best points written after the exploration (their time is its own column).  A second
    row per worker count runs the same loop with a no-op evaluator: what the DSE machinery itself costs
@@ -31,6 +31,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,12 @@ def noop(params: dict) -> dict:
     return {"latency_s": 1.0 + len(str(params)) * 1e-3, "energy_j": 1.0, "area_mm2": 1.0}
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process plus its finished children (the pool's workers, once shut down)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def space_table(args: argparse.Namespace) -> None:
     space = Space.from_yaml(args.space)
     if args.budget is not None:
@@ -61,15 +68,20 @@ def space_table(args: argparse.Namespace) -> None:
           f"workloads {', '.join(w.label for w in space.workloads)}; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'backend':<8} {'evaluator':<10} {'workers':>7} {'points':>7} {'errors':>6} {'wall s':>8} "
-          f"{'points/s':>9} {'ms/point':>9} {'layers s':>9}")
+          f"{'points/s':>9} {'ms/point':>9} {'cpu ms/pt':>9} {'layers s':>9}")
     for backend in args.backend:
         for evaluator, fn in (("sim", None), ("no-op", noop)):
             for w in args.workers:
+                cpu0 = _cpu_s()
                 with tempfile.TemporaryDirectory() as tmp:
                     s = run(space, Path(tmp) / "run", workers=w, evaluate=fn, backend=backend)
+                cpu = _cpu_s() - cpu0
                 wall = s.elapsed_s - s.layers_s
+                n = max(s.evaluated, 1)
                 print(f"{backend:<8} {evaluator:<10} {w:>7} {s.evaluated:>7} {s.errors:>6} {wall:>8.2f} "
-                      f"{s.points_per_s:>9.1f} {1e3 * wall / max(s.evaluated, 1):>9.2f} {s.layers_s:>9.2f}")
+                      f"{s.points_per_s:>9.1f} {1e3 * wall / n:>9.2f} {1e3 * cpu / n:>9.2f} {s.layers_s:>9.2f}")
+    print("cpu ms/pt: CPU time of this process and its pool workers per point, per-layer tables included "
+          "(ray's workers are not counted); unlike wall time it hardly depends on what else the machine runs")
 
 
 # ---- coex vs ZigZag --------------------------------------------------------------------------------
