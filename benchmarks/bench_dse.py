@@ -3,9 +3,10 @@ to ZigZag on one GEMM layer over a grid of systolic array shapes.
 
 1. The space (default: dse/examples/tpu_sweep.yaml, 128 systolic designs on BERT-base) runs into a fresh
    temporary run directory per backend and worker count; the table prints points, wall time, points/s
-   and ms per point (wall, and CPU of this process and its workers), counting pool start-up (workers are forked where `dse.backends.start_method`
-   allows, else spawned and import coex) and the store's per-point commits, but not the per-layer
-   tables of the best points written after the exploration (their time is its own column).  A second
+   and ms per point (wall; and CPU of this process and its workers), counting pool start-up (workers
+   are forked where `dse.backends.start_method` allows, else spawned and import coex) and the store's
+   per-point commits, but not the per-layer tables of the best points written after the exploration
+   (their wall time is its own column; the CPU column includes them).  A second
    row per worker count runs the same loop with a no-op evaluator: what the DSE machinery itself costs
    per point.  ``--budget N`` turns the space's strategy into N random points (a longer run, where
    start-up weighs less).  ``--backend ray`` (the dist extra) adds rows on a local Ray cluster.
