@@ -137,3 +137,15 @@ def unit_timeline_figure(per_op: pd.DataFrame, title: str, max_ops: int = 4000) 
                       yaxis={"categoryorder": "array", "categoryarray": units[::-1]}, legend_title="op kind",
                       template="plotly_white", height=140 + 50 * len(units))
     return fig
+
+
+def unit_timeline_section(per_op: pd.DataFrame, title: str, include_plotlyjs: bool | str = False) -> str:
+    """An HTML section (heading, overlap line and the `unit_timeline_figure`) for a simulation report, or ""
+    when no two units ran at once (nothing to show)."""
+    units = overlapping_units(per_op)
+    if not units:
+        return ""
+    pairs = [(a, b) for i, a in enumerate(units) for b in units[i + 1:]]
+    lines = ", ".join(f"{a} + {b}: {overlap_s(per_op, a, b) * 1e6:.3g} µs" for a, b in pairs)
+    fig = unit_timeline_figure(per_op, title).to_html(full_html=False, include_plotlyjs=include_plotlyjs)
+    return f"<h2>Unit timeline</h2><p>units running at once ({lines})</p>{fig}"

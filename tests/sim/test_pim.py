@@ -224,3 +224,12 @@ def test_unit_timeline_shows_npu_and_pim_overlapping_only_with_sub_batches():
     assert {"npu", "pim"} <= {y for bar in fig.data for y in bar.y}
     naive = sim.simulate(tiny_decoder(64), arch.load("neupims-naive", over)).per_op
     assert overlap_s(naive, "npu", "pim") == 0.0  # one chain, blocked PIM: NPU and PIM take turns
+
+
+def test_report_section_of_the_unit_timeline_names_both_units():
+    from reports.timeline import unit_timeline_section
+
+    over = {"units.pim.sub_batch_min": 4}
+    html = unit_timeline_section(sim.simulate(tiny_decoder(64), arch.load("neupims", over)).per_op, "tiny")
+    assert "Unit timeline" in html and "npu + pim" in html and '"pim"' in html and '"npu"' in html
+    assert unit_timeline_section(sim.simulate(tiny_decoder(64), arch.load("npu-only")).per_op, "tiny") == ""
