@@ -165,13 +165,14 @@ def dispatch(graph: Graph, accelerator: Any) -> Graph:
     if not in_bank:
         return graph
     unit = in_bank[0]
-    graph = pin(graph, unit)  # judged on the unsplit ops; the split copies keep the tag
     batch = graph.meta.get("batch")
     if unit.sub_batches > 1 and isinstance(batch, int) and batch >= max(unit.sub_batch_min, unit.sub_batches):
         from workloads.batching import split_sub_batches
 
-        graph = split_sub_batches(graph, unit.sub_batches)
-    return graph
+        # one rebuild: each op's copies get the pin judged on the unsplit op
+        return split_sub_batches(graph, unit.sub_batches,
+                                 tags=lambda op: {"unit": unit.name} if eligible(op, unit) else {})
+    return pin(graph, unit)
 
 
 # ---- energy of the rows read inside the DRAM -------------------------------------------------------------

@@ -25,10 +25,11 @@ the LM head are left whole (replicated).  The all-reduce after each row-parallel
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from workloads.graph import Graph
-from workloads.op import Op, OpKind
+from workloads.op import Dims, Op, OpKind
 
 #: op kind -> the dimension (a dims key, or "batch" for Op.batch) that carries the request batch
 BATCH_DIM: dict[OpKind, str] = {
@@ -49,25 +50,29 @@ def split_sizes(batch: int, parts: int) -> list[int]:
     return [q + 1] * r + [q] * (parts - r)
 
 
-def _scaled(op: Op, batch: int, part: int, index: int) -> Op:
+def _scaled(op: Op, batch: int, part: int, index: int, extra: Mapping[str, Any], memo: dict) -> Op:
     dim = BATCH_DIM.get(op.kind)
     size = None if dim is None else (op.batch if dim == "batch" else op.dims.get(dim))
     if size is None or size % batch:
         raise ValueError(f"op {op.name!r} ({op.kind.value}): cannot split batch {batch} into sub-batches; its "
                          f"batch dimension {dim or '(none for this kind)'} = {size} is not a multiple of {batch}")
     new = size // batch * part
-    changes: dict[str, Any] = {"name": f"{op.name}.sb{index}", "tags": {**op.tags, "sub_batch": index},
+    changes: dict[str, Any] = {"name": f"{op.name}.sb{index}", "tags": {**op.tags, **extra, "sub_batch": index},
                                "weight_id": op.weight_id or (op.name if op.params else None)}
     if dim == "batch":
         changes["batch"] = new
     else:
-        changes["dims"] = {**op.dims, dim: new}
+        key = (op.dims, dim, new)
+        if key not in memo:  # identical layers share one Dims (built and checked once)
+            memo[key] = Dims({**op.dims, dim: new})
+        changes["dims"] = memo[key]
     return op.replace(**changes)
 
 
-def split_sub_batches(graph: Graph, sub_batches: int, batch: int | None = None) -> Graph:
+def split_sub_batches(graph: Graph, sub_batches: int, batch: int | None = None,
+                      tags: Callable[[Op], Mapping[str, Any]] | None = None) -> Graph:
     """`graph` as `sub_batches` independent sub-batch chains (module docstring).  `batch` defaults to
-    ``graph.meta["batch"]``."""
+    ``graph.meta["batch"]``; `tags(op)`, when given, adds tags to every copy of `op` (e.g. a unit pin)."""
     batch = graph.meta.get("batch") if batch is None else batch
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"graph {graph.name!r}: batch={batch!r}; expected a positive integer (graph.meta['batch'] "
@@ -76,12 +81,15 @@ def split_sub_batches(graph: Graph, sub_batches: int, batch: int | None = None) 
     out = Graph(graph.name, {**graph.meta, "sub_batches": sub_batches, "sub_batch_sizes": sizes})
     if sub_batches == 1:
         for op in graph.ops():
-            out.add(op, [p.name for p in graph.predecessors(op)])
+            extra = tags(op) if tags else {}
+            out.add(op.replace(tags={**op.tags, **extra}) if extra else op, [p.name for p in graph.predecessors(op)])
         return out
+    memo: dict = {}
     for op in graph.ops():
         preds = [p.name for p in graph.predecessors(op)]
+        extra = tags(op) if tags else {}
         for i, part in enumerate(sizes):
-            out.add(_scaled(op, batch, part, i), [f"{p}.sb{i}" for p in preds])
+            out.add(_scaled(op, batch, part, i, extra, memo), [f"{p}.sb{i}" for p in preds])
     return out
 
 
