@@ -39,15 +39,16 @@ Memory-bound kernels (ELTWISE, NORM, SOFTMAX, POOL, EMBED, SCAN)
     time = launch_s + ((op.bytes / (B * stream_hbm_eff[kind]))^p + (op.flops / R)^p)^(1/p)
     R    = vector_tflops * eff[kind],   eff = the table of the kernel the library picks by row width:
            stream_vector_eff   rows of <= 1024 elements (one warp per row, registers)
-           wide_row_eff        wider rows whose bytes fit one CTA's shared memory (SMEM_ROW_BYTES)
+           wide_row_eff        wider rows of fewer bytes than one CTA's shared memory (SMEM_ROW_BYTES)
            gmem_row_eff        rows wider still (the row is re-read from L2 on each pass)
 
 The second term is the kernel's instruction throughput, counted in the IR's FLOPs per element: row-wise
 reductions (softmax, norms) are far from the FMA peak (shuffles, block syncs, exp, division), and
 rows wider than a warp's 1024 elements need a CTA-wide reduction, slower still.  The three widths follow
-PyTorch's softmax dispatch (aten/src/ATen/native/cuda/SoftMax.cu: the persistent warp kernel up to 1024
-elements, the shared-memory kernel while a row fits the default 48 KiB per CTA less the reduction
-buffer, else the global-memory kernel); a kind missing from gmem_row_eff uses wide_row_eff.  ``kind`` is the op kind,
+PyTorch's softmax dispatch (aten/src/ATen/native/cuda/SoftMax.cu, host_softmax, read in the pytorch/pytorch
+repository: the persistent warp kernel up to 1024 elements; above, 1024-thread CTAs, staging the row in
+shared memory while it is smaller than the 48 KiB per block less one fp32 slot per warp, else re-reading it
+from global memory on each pass); a kind missing from gmem_row_eff uses wide_row_eff.  ``kind`` is the op kind,
 except that RMSNorm (a NORM with ``affine == 1``: one reduction per row, LayerNorm's two) is ``rmsnorm``.
 
 Attention (ATTN_SCORE and ATTN_CONTEXT are the two halves of one fused kernel)
@@ -126,7 +127,9 @@ FALLBACK = {"fp8": ("fp8", "fp16", "bf16"), "int8": ("int8", "fp16", "bf16"), "t
             "bf16": ("bf16", "fp16"), "fp16": ("fp16", "bf16"), "fp32": ("fp32",)}
 _BITS = {"fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8}
 WARP_ROW = 1024  # rows up to this many elements are reduced within one warp
-SMEM_ROW_BYTES = 48 * 1024 - 1024  # a row up to this many bytes is staged in one CTA's shared memory
+#: a row of fewer bytes than this is staged in one 1024-thread CTA's shared memory (48 KiB per block less
+#: one fp32 reduction slot per warp, as torch's host_softmax decides)
+SMEM_ROW_BYTES = 48 * 1024 - 32 * 4
 
 
 def compute_format(op: Op) -> str:
@@ -258,10 +261,10 @@ def stream_key(op: Op) -> str:
 
 def row_kernel(op: Op) -> str:
     """Which kernel a memory-bound op runs as: ``warp`` (not a row reduction, or rows of <= `WARP_ROW`
-    elements), ``smem`` (a row's bytes fit `SMEM_ROW_BYTES`) or ``gmem`` (module docstring)."""
+    elements), ``smem`` (a row of fewer bytes than `SMEM_ROW_BYTES`) or ``gmem`` (module docstring)."""
     if op.kind not in ROW_KINDS or op.dims["cols"] <= WARP_ROW:
         return "warp"
-    return "smem" if op.dims["cols"] * op.a_bits / 8 <= SMEM_ROW_BYTES else "gmem"
+    return "smem" if op.dims["cols"] * op.a_bits / 8 < SMEM_ROW_BYTES else "gmem"
 
 
 def row_eff(op: Op, e, kind: str) -> float:

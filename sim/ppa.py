@@ -29,8 +29,13 @@ Area (`area_breakdown`, mm^2)
 ``area_mm2("dequant", fmt=pe.dequant_format)`` per array column (``cols * count``); ``vector``: ``lanes * count *
 area_mm2("vector_lane", fmt=precision)``; ``sram``: every on-chip tier plus each systolic unit's
 ifmap/filter/ofmap buffers (x count), ``area_mm2("sram", capacity_bytes)`` each; ``overhead``: the
-spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story yet (pim,
-rdu, fpga, gpu) count 0 and add a line to `notes`.  Off-chip memory is not die area.
+spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story here (pim,
+rdu, fpga, gpu) count 0 and add a line to `notes`; a GPU with ``die_mm2`` gets its die area from
+`sim.gpu`'s result pass instead.  Off-chip memory is not die area.
+
+Family result passes (`sim.cost.result_pass`) may replace the energy of their units' ops after the
+result is built (FPGA and GPU power models); `reprice` is the shared step that swaps the columns and
+recomputes the summary's energy keys.
 
 Leakage: ``leakage_w_per_mm2(node_nm) x total area x latency`` (`leakage_w`).
 

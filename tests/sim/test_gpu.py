@@ -138,13 +138,14 @@ def test_row_reductions_run_at_their_own_rate_and_wide_rows_slower():
 
 
 def test_softmax_kernel_follows_row_width_and_bytes():
-    """torch's dispatch: warp kernel up to 1024 elements, shared-memory kernel while a row's bytes fit
-    SMEM_ROW_BYTES (47 KiB), else the global-memory kernel with its own rate."""
-    limit = gpu.SMEM_ROW_BYTES
+    """torch's dispatch: warp kernel up to 1024 elements, shared-memory kernel while a row has fewer bytes
+    than SMEM_ROW_BYTES (48 KiB less 32 fp32 reduction slots), else the global-memory kernel, its own rate."""
+    assert gpu.SMEM_ROW_BYTES == 49152 - 128
     assert gpu.row_kernel(softmax(8, 1024)) == "warp" and gpu.row_kernel(eltwise(8, 1 << 20)) == "warp"
-    assert gpu.row_kernel(softmax(8, limit // 2, dtype="bf16")) == "smem"
-    assert gpu.row_kernel(softmax(8, limit // 2 + 8, dtype="bf16")) == "gmem"
-    assert gpu.row_kernel(softmax(8, limit // 4 + 8, dtype="fp32")) == "gmem"  # 4-byte rows overflow sooner
+    assert gpu.row_kernel(softmax(8, 1025)) == "smem"
+    assert gpu.row_kernel(softmax(8, 24511, dtype="bf16")) == "smem"
+    assert gpu.row_kernel(softmax(8, 24512, dtype="bf16")) == "gmem"
+    assert gpu.row_kernel(softmax(8, 12256, dtype="fp32")) == "gmem"  # 4-byte rows overflow at half the width
     eff = {"stream_vector_eff": {"softmax": 0.5}, "wide_row_eff": {"softmax": 0.25}, "gmem_row_eff": {"softmax": 0.1}}
     acc = machine(vector=1.0, **eff)
     wide = softmax(64, 32768, dtype="bf16")

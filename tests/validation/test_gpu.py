@@ -95,11 +95,12 @@ def test_simulate_agrees_with_the_fitting_path(held_out):
 
 #: families measured beyond the issue's list (GEMM, element-wise, norms, SDPA) that miss the tolerance, and why
 KNOWN_MISSES = {
-    "softmax": "measured held-out median 15.7%, p90 29.2% vs 10%/25%: sim.gpu picks torch's softmax kernel by row "
-               "width (warp <= 1024 elements, shared-memory row <= 47 KiB, else global-memory; one fitted rate "
-               "each), but the training half has no row of 8192 or 16384 elements, and there the per-element rate "
-               "in bf16 swings 2.2x (8192: ~245, 16384: ~550 G elements/s) inside one kernel class: the model "
-               "predicts 8192-wide rows ~25% fast and the 16384-wide row 58% slow (before the kernel split: "
+    "softmax": "measured held-out median 16.2%, p90 28.9% vs 10%/25%: sim.gpu picks torch's softmax kernel by "
+               "row width as aten SoftMax.cu's host_softmax does (warp kernel <= 1024 elements; else 1024-thread "
+               "CTAs, the row in shared memory while under 48 KiB less 128 B, else re-read from global memory; "
+               "one fitted rate each), but the training half has no row of 8192 or 16384 elements, and there the "
+               "bf16 rate swings 2.2x inside the shared-memory kernel (8192: ~245, 16384: ~550 G elements/s): the "
+               "model predicts 8192-wide rows ~25% fast and the 16384-wide row 59% slow (one rate for wide rows: "
                "18.6%/35.8%)",
 }
 
