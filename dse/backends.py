@@ -135,8 +135,12 @@ class Pool(Backend):
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(start_method()),
+        method = start_method()
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_init_worker, initargs=(self.make,))
+        if method == "fork":  # a forking pool forks all its workers at its first submit: now, while this
+            pool.submit(os.getpid)  # process still has one thread (no progress bar yet), not mid-run
+        return pool
 
     def _restart(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

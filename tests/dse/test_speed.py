@@ -110,3 +110,13 @@ def test_bench_dse_skips_zigzag_saying_why(capsys):
     out = capsys.readouterr().out
     assert "ZigZag comparison skipped: ZigZag's Python '/nonexistent/python' does not exist" in out
     assert bench.zigzag_python(argparse.Namespace(no_zigzag=True, zigzag_python=None)) == (None, "--no-zigzag")
+
+
+def test_a_forking_pool_forks_before_the_run_starts_threads(monkeypatch):
+    monkeypatch.setenv("COEX_DSE_START_METHOD", "fork")
+    pool = backends.Pool(dict, workers=2)
+    try:
+        # the workers exist as soon as the pool does: the progress bar's thread, started later, is never forked
+        assert len(pool.pool._processes) == 2
+    finally:
+        pool.close()
