@@ -54,6 +54,11 @@ def test_mixpe_pe_is_smaller_than_the_dequantise_in_loop_pe(pe_areas):
     w4 = comps[("mixpe_pe_w4", "dequant_pe_w4")]
     w2 = comps[("mixpe_pe_w2", "dequant_pe_w2")]
     assert w4["ratio"] < 0.95 and w2["ratio"] < w4["ratio"], (w4, w2)
+    # and smaller than an int8 x int8 multiplier MAC plus the same per-group dequantiser (issue 7's acceptance)
+    for w in (4, 2):
+        c = comps[(f"mixpe_pe_w{w}", f"mac_pe + mixpe_dequant_w{w}")]
+        total = pe_areas["mac_pe"].area_nand2 + pe_areas[f"mixpe_dequant_w{w}"].area_nand2
+        assert c["baseline_nand2_eq"] == pytest.approx(total, abs=0.1) and c["ratio"] < 1, c
     # the flip-flops MixPE adds (group sums, serial dequantiser) are what the multipliers it removes pay for
     assert pe_areas["mixpe_pe_w4"].flip_flops > pe_areas["dequant_pe_w4"].flip_flops
 
