@@ -130,9 +130,10 @@ def unit_timeline_figure(per_op: pd.DataFrame, title: str, max_ops: int = 4000) 
     units = list(dict.fromkeys(df["unit"]))
     fig = go.Figure()
     for i, (kind, part) in enumerate(df.groupby("kind", sort=True)):
-        fig.add_bar(name=str(kind), orientation="h", y=part["unit"].tolist(), base=(part["start_s"] * 1e6).tolist(),
-                    x=((part["end_s"] - part["start_s"]) * 1e6).tolist(), marker_color=TASK_COLORS[i % len(TASK_COLORS)],
-                    text=part["name"].tolist(), hovertemplate="%{text}<br>%{base:.2f} µs + %{x:.2f} µs<extra></extra>")
+        fig.add_bar(name=str(kind), orientation="h", y=part["unit"].tolist(),
+                    base=(part["start_s"] * 1e6).tolist(), x=((part["end_s"] - part["start_s"]) * 1e6).tolist(),
+                    marker_color=TASK_COLORS[i % len(TASK_COLORS)], text=part["name"].tolist(),
+                    hovertemplate="%{text}<br>%{base:.2f} µs + %{x:.2f} µs<extra></extra>")
     fig.update_layout(barmode="overlay", title=f"{title}: unit timeline", xaxis_title="time (µs)",
                       yaxis={"categoryorder": "array", "categoryarray": units[::-1]}, legend_title="op kind",
                       template="plotly_white", height=140 + 50 * len(units))

@@ -209,7 +209,8 @@ def test_pim_energy_is_activations_row_reads_and_io():
     assert r.summary["energy_pim_j"] == pytest.approx(rows["energy_pim_j"].sum())
     assert r.summary["energy_j"] == pytest.approx(r.per_op["energy_j"].sum())
     assert (rows["energy_mac_j"] > 0).all()  # the multipliers, priced by sim.ppa at fp16
-    again = pim.price(r, pim.dispatch(tiny_decoder(8), NEUPIMS), NEUPIMS)  # idempotent: a second pass replaces, never adds
+    # idempotent: a second pass replaces the PIM energy, never adds it twice
+    again = pim.price(r, pim.dispatch(tiny_decoder(8), NEUPIMS), NEUPIMS)
     assert again.summary["energy_j"] == pytest.approx(r.summary["energy_j"])
 
 
