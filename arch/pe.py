@@ -13,6 +13,11 @@ work that the cost model must charge.  Three ways of handling group-quantised (i
   the MAC.  So such a PE finishes ``macs_per_cycle / (1 + dequant_passes)`` MACs per cycle on ops with
   quantised weights, and full rate on ops without (attention on activations).  Its area is that of the
   plain MAC PE plus scale and zero-point registers (no extra arithmetic).
+- ``dequant="in_loop"`` with ``dequant_passes=0``: the same per-weight dequantisation done by a dedicated
+  dequantiser in front of a wider multiplier, so the PE keeps its full rate and pays in area instead
+  (``w4a8-dequant-fullrate``, ``w2a8-dequant-fullrate``: `rtl/dequant_pe.v`, the RTL's area baseline for
+  MixPE, whose synthesised area `arch.tech` uses; energy per MAC by the in-loop rule, the wider multiplier
+  not priced separately).
 - ``dequant="per_group"``: MixPE (arXiv 2411.16158, abstract and Sec. 1): scale and zero point are shared by a
   quantisation group, so the PE accumulates the integer products of one group and the partial sum is
   dequantised once per group, by one dequantiser per array column (``dequant_format`` arithmetic:
@@ -58,6 +63,17 @@ def _in_loop(name: str, w: str, a: str) -> PEType:
                   description=f"{w} weight dequantised to {a} on the PE's own datapath before each {a} MAC")
 
 
+FULLRATE_SOURCE = ("rtl/dequant_pe.v: a dedicated dequantiser per PE, (q - zero) * scale, in front of an int8 x wide "
+                   "multiplier; full rate (assumed design point: dequantisation in the loop, arXiv 2411.16158 Sec. 1, "
+                   "without the throughput cost)")
+
+
+def _fullrate(name: str, w: str, a: str) -> PEType:
+    return PEType(name=name, w_format=w, a_format=a, acc_bits=32, dequant="in_loop", dequant_passes=0.0,
+                  dequant_format=a, source=FULLRATE_SOURCE,
+                  description=f"{w} weight dequantised by the PE's own dequantiser, then a full-rate {a} MAC")
+
+
 def _mixpe(name: str, w: str, a: str) -> PEType:
     return PEType(name=name, w_format=w, a_format=a, acc_bits=32, dequant="per_group", dequant_format="fp32",
                   multiplier="shift_add", source=MIXPE_SOURCE,
@@ -76,6 +92,8 @@ PE_TYPES: dict[str, PEType] = {
         _in_loop("w4a8-dequant", "int4", "int8"),
         _in_loop("w4a16-dequant", "int4", "fp16"),
         _in_loop("w2a8-dequant", "int2", "int8"),
+        _fullrate("w4a8-dequant-fullrate", "int4", "int8"),
+        _fullrate("w2a8-dequant-fullrate", "int2", "int8"),
         _mixpe("mixpe-w4a8", "int4", "int8"),
         _mixpe("mixpe-w4a16", "int4", "fp16"),
         _mixpe("mixpe-w2a8", "int2", "int8"),

@@ -33,9 +33,9 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
   generic gates priced as NanGate 45 nm X1 cells, see `dse.rtl_cmd`), plus the operand registers a PE in
   an array holds and the block does not (weight and activation forwarding, and for in-loop dequantising
   PEs the scale and zero point), priced as the same library's DFF_X1.  int8 = ``mac_pe``; the in-loop
-  W4A8/W2A8 PEs dequantise on their own int8 MAC (`arch.pe`), so they are ``mac_pe`` plus registers, not
-  ``dequant_pe`` (the RTL's full-rate PE with a dedicated dequantiser, kept as the area baseline of
-  ``dse rtl synth``); ternary = ``ternary_acc`` with one lane.  MixPE: the RTL gives every PE its own
+  W4A8/W2A8 PEs dequantise on their own int8 MAC (`arch.pe`), so they are ``mac_pe`` plus registers; the
+  full-rate ones (``*-dequant-fullrate``) are ``dequant_pe`` (a dedicated dequantiser and a wide multiplier,
+  the area baseline of ``dse rtl synth``) plus registers (16-bit scale as in the RTL); ternary = ``ternary_acc`` with one lane.  MixPE: the RTL gives every PE its own
   serial dequantiser (``mixpe_pe`` = group datapath + ``mixpe_dequant``), the arch model one dequantiser
   per array column (priced by the caller as ``dequant`` at the PE type's ``dequant_format``), so the PE is
   ``mixpe_pe - mixpe_dequant``, both synthesised, and the column's dequantiser is not counted twice.
@@ -192,6 +192,8 @@ SYNTH_PE: dict[str, tuple[str, str | None, dict[str, int]]] = {
     "int8": ("mac_pe", None, {"weight": 8, "activation": 8}),
     "w4a8-dequant": ("mac_pe", None, {"weight": 4, "activation": 8, "scale": 8, "zero point": 4}),
     "w2a8-dequant": ("mac_pe", None, {"weight": 2, "activation": 8, "scale": 8, "zero point": 2}),
+    "w4a8-dequant-fullrate": ("dequant_pe_w4", None, {"weight": 4, "activation": 8, "scale": 16, "zero point": 4}),
+    "w2a8-dequant-fullrate": ("dequant_pe_w2", None, {"weight": 2, "activation": 8, "scale": 16, "zero point": 2}),
     "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", {"weight": 4, "activation": 8}),
     "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", {"weight": 2, "activation": 8}),
     "ternary": ("ternary_acc_1", None, {"weight": 2, "activation": 8}),

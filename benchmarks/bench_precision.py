@@ -3,7 +3,8 @@
 For every precision the workload's linear layers (attention projections and MLP: the weight GEMMs a
 PE type changes) are quantised to it (per-group scales, ``--group-size``) and simulated with
 `sim.simulate` on the ``--arch`` preset (default `mixpe`: 64x64 output-stationary array) with its array's
-PE type replaced: the conventional PE that dequantises each weight use in the loop and the MixPE PE
+PE type replaced: the conventional PE that dequantises each weight use in the loop (on its own MAC at
+half rate, and with a dedicated full-rate dequantiser, `*-dequant-fullrate`) and the MixPE PE
 (shift-and-add, one dequantisation per group), plus int8 (W8A8) and fp16 (W16A16) references.  Prints the
 table and writes the Plotly chart of `reports.precision` to OUT (an .html path).
 

@@ -185,10 +185,12 @@ SWEEP = (
     ("W16A16", "fp16", "fp16", "fp16", False),
     ("W8A8", "int8", "int8", "int8", False),
     ("W4A8", "w4a8-dequant", "int4", "int8", True),
+    ("W4A8", "w4a8-dequant-fullrate", "int4", "int8", True),
     ("W4A8", "mixpe-w4a8", "int4", "int8", True),
     ("W4A16", "w4a16-dequant", "int4", "fp16", True),
     ("W4A16", "mixpe-w4a16", "int4", "fp16", True),
     ("W2A8", "w2a8-dequant", "int2", "int8", True),
+    ("W2A8", "w2a8-dequant-fullrate", "int2", "int8", True),
     ("W2A8", "mixpe-w2a8", "int2", "int8", True),
 )
 PRECISIONS = tuple(dict.fromkeys(p for p, *_ in SWEEP))
@@ -285,7 +287,8 @@ def precision(
                                                  "precision.csv here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
-    """Sweep W16A16, W8A8, W4A8, W4A16, W2A8 over the PE types (in-loop dequant and MixPE of each, int8, fp16):
+    """Sweep W16A16, W8A8, W4A8, W4A16, W2A8 over the PE types (in-loop dequant, full-rate dequant unit and
+    MixPE of each, int8, fp16):
     latency, energy and area side by side, and with --out one Plotly chart (reports/precision.py)."""
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")

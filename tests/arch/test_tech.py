@@ -254,6 +254,8 @@ SYNTH_EXPECTED = {
     "int8": ("mac_pe", None, 8 + 8),
     "w4a8-dequant": ("mac_pe", None, 4 + 8 + 8 + 4),
     "w2a8-dequant": ("mac_pe", None, 2 + 8 + 8 + 2),
+    "w4a8-dequant-fullrate": ("dequant_pe_w4", None, 4 + 8 + 16 + 4),
+    "w2a8-dequant-fullrate": ("dequant_pe_w2", None, 2 + 8 + 16 + 2),
     "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", 4 + 8),
     "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", 2 + 8),
     "ternary": ("ternary_acc_1", None, 2 + 8),

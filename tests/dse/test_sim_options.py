@@ -48,6 +48,7 @@ def test_pe_types_run_their_own_formats_and_narrower_integer_weights():
     assert runs_on("w4a16-dequant", "int4", "fp16") and not runs_on("w4a16-dequant", "int4", "int8")
     assert runs_on("int8", "int8", "int8") and not runs_on("int8", "int4", "int8")  # no dequantiser
     assert runs_on("fp16", "fp16", "fp16") and runs_on("ternary", "ternary", "int8")
+    assert runs_on("w4a8-dequant-fullrate", "int2", "int8") and not runs_on("w2a8-dequant-fullrate", "int4", "int8")
 
 
 def test_sim_with_formats_runs_and_prints_them():
@@ -123,13 +124,14 @@ def test_precision_figure_traces(tmp_path):
     from reports.precision import precision_figure
 
     table = precision_sweep("bert-base", "mixpe", seq_len=64, precisions=["W8A8", "W4A8"])
-    assert list(table["pe"]) == ["int8", "w4a8-dequant", "mixpe-w4a8"]
+    assert list(table["pe"]) == ["int8", "w4a8-dequant", "w4a8-dequant-fullrate", "mixpe-w4a8"]
     fig = precision_figure(table)
     names = [t.name for t in fig.data]
     assert names[0] == "latency" and "energy: mac" in names and "energy: dequant" in names
     assert any(n.startswith("area") for n in names)
     for t in fig.data:
-        assert list(t.x) == ["W8A8 / int8", "W4A8 / w4a8-dequant", "W4A8 / mixpe-w4a8"]
+        assert list(t.x) == ["W8A8 / int8", "W4A8 / w4a8-dequant", "W4A8 / w4a8-dequant-fullrate",
+                             "W4A8 / mixpe-w4a8"]
     lat = fig.data[0]
     assert list(lat.y) == pytest.approx(list(table["latency_s"] * 1e3))
 
@@ -140,5 +142,6 @@ def test_precision_rejects_unknown_precision_and_json_rows():
     r = dse("precision", "--workload", "bert-base", "--seq-len", "32", "--precision", "W2A8", "--json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)["rows"]
-    assert [row["pe"] for row in rows] == ["w2a8-dequant", "mixpe-w2a8"]
-    assert rows[1]["latency_s"] < rows[0]["latency_s"]  # per-group dequantisation vs one per weight use
+    assert [row["pe"] for row in rows] == ["w2a8-dequant", "w2a8-dequant-fullrate", "mixpe-w2a8"]
+    assert rows[2]["latency_s"] < rows[0]["latency_s"]  # per-group dequantisation vs one per weight use
+    assert rows[2]["area_pe_mm2"] < rows[1]["area_pe_mm2"]  # the full-rate dequantiser unit pays in area
