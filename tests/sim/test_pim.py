@@ -203,7 +203,8 @@ def test_pim_energy_is_activations_row_reads_and_io():
     rows = r.per_op[r.per_op["unit"] == "pim"]
     assert len(rows) == 4 and (rows["energy_pim_j"] > 0).all()
     c = pim.in_bank_cost(tiny_decoder(8)["L0.attn.score"].signature(), unit, NEUPIMS).counts
-    want = (c["pim_act"] * 909.0 + c["pim_internal_read_bytes"] * 8 * 1.5
+    assert (unit.act_energy_pj, unit.internal_read_pj_per_bit) == (828.0, 1.57)  # the preset's derivation
+    want = (c["pim_act"] * 828.0 + c["pim_internal_read_bytes"] * 8 * 1.57
             + c["pim_io_bytes"] * dram_pj_per_byte(NEUPIMS.tier("hbm"))) * 1e-12
     assert rows.set_index("name").loc["L0.attn.score", "energy_pim_j"] == pytest.approx(want)
     assert r.summary["energy_pim_j"] == pytest.approx(rows["energy_pim_j"].sum())
