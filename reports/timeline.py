@@ -111,9 +111,15 @@ def busy_intervals(per_op: pd.DataFrame, unit: str) -> list[tuple[float, float]]
 
 def overlap_s(per_op: pd.DataFrame, a: str, b: str) -> float:
     """Seconds during which units `a` and `b` both ran ops."""
-    total, ib = 0.0, busy_intervals(per_op, b)
-    for s, e in busy_intervals(per_op, a):
-        total += sum(max(0.0, min(e, e2) - max(s, s2)) for s2, e2 in ib)
+    ia, ib = busy_intervals(per_op, a), busy_intervals(per_op, b)
+    total, i, j = 0.0, 0, 0
+    while i < len(ia) and j < len(ib):  # both sorted and disjoint: one sweep
+        (s1, e1), (s2, e2) = ia[i], ib[j]
+        total += max(0.0, min(e1, e2) - max(s1, s2))
+        if e1 <= e2:
+            i += 1
+        else:
+            j += 1
     return total
 
 

@@ -235,3 +235,15 @@ def test_report_section_of_the_unit_timeline_names_both_units():
     html = unit_timeline_section(sim.simulate(tiny_decoder(64), arch.load("neupims", over)).per_op, "tiny")
     assert "Unit timeline" in html and "npu + pim" in html and '"pim"' in html and '"npu"' in html
     assert unit_timeline_section(sim.simulate(tiny_decoder(64), arch.load("npu-only")).per_op, "tiny") == ""
+
+
+def test_overlap_seconds_of_two_units_by_hand():
+    import pandas as pd
+
+    from reports.timeline import overlap_s, overlapping_units
+
+    df = pd.DataFrame({"unit": ["a", "a", "b", "b", "c"], "start_s": [0.0, 1.0, 0.5, 4.0, 6.0],
+                       "end_s": [1.0, 3.0, 2.0, 5.0, 7.0]})
+    assert overlap_s(df, "a", "b") == pytest.approx(1.5)  # a busy 0-3, b 0.5-2 and 4-5
+    assert overlap_s(df, "b", "a") == pytest.approx(1.5)
+    assert overlap_s(df, "a", "c") == 0.0 and overlapping_units(df) == ["a", "b"]
