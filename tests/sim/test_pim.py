@@ -247,3 +247,10 @@ def test_overlap_seconds_of_two_units_by_hand():
     assert overlap_s(df, "a", "b") == pytest.approx(1.5)  # a busy 0-3, b 0.5-2 and 4-5
     assert overlap_s(df, "b", "a") == pytest.approx(1.5)
     assert overlap_s(df, "a", "c") == 0.0 and overlapping_units(df) == ["a", "b"]
+
+
+def test_bad_policy_fields_name_field_value_and_expectation():
+    with pytest.raises(arch.ArchError, match=r"\(pim\)\.dispatch_kinds\[0\]: got 'softmax'; expected 'attn_score'"):
+        arch.load("neupims", {"units.pim.dispatch_kinds": ["softmax"]})
+    with pytest.raises(arch.ArchError, match=r"\(pim\)\.sub_batches: got 0; expected an integer > 0"):
+        arch.load("neupims", {"units.pim.sub_batches": 0})
