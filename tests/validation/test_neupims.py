@@ -179,6 +179,7 @@ def test_npu_only_decode_attention_is_memory_bound():
     acc = arch.load("npu-only")
     per_op = sim.simulate(g, acc).per_op.set_index("name")
     score = g["L0.attn.score"]
-    kv_s = score.batch * score.dims["N"] * score.dims["K"] * 2 / acc.tier("hbm").bytes_per_s(acc.tech.clock_hz)
-    assert per_op.loc["L0.attn.score", "bytes_hbm"] >= kv_s * acc.tier("hbm").bytes_per_s(1.0)
+    kv_bytes = score.batch * score.dims["N"] * score.dims["K"] * 2  # the K cache, fp16
+    assert per_op.loc["L0.attn.score", "bytes_hbm"] >= kv_bytes  # it does cross the HBM channel
+    kv_s = kv_bytes / acc.tier("hbm").bytes_per_s(acc.tech.clock_hz)
     assert per_op.loc["L0.attn.score", "latency_s"] <= 1.1 * kv_s
