@@ -6,8 +6,8 @@ pays) and warm (median of repeats on equal accelerators: every cost memoised); t
 latency, energy and utilisation.  Goal: warm under 0.5 s.
 
 ``--phases`` answers where a DSE point's time goes instead: BERT-base (128 tokens) on ``--points``
-distinct tpu-v1 variants (MXU rows x cols x dataflow, as dse/examples/tpu_sweep.yaml varies them), timed
-per phase of what `dse.runner.SimEvaluator` does for a point -- apply the overrides and validate the
+distinct tpu-v1 variants (MXU rows x cols x dataflow, as dse/examples/tpu_sweep.yaml varies them), CPU
+time per phase of what `dse.runner.SimEvaluator` does for a point -- apply the overrides and validate the
 spec (pydantic), fingerprint it (`sim.engine.accelerator_key`), graph passes, the simpy engine
 (`sim.engine.run`, per-op costs included), the summary (`sim.result.build`) -- plus the per-op DataFrame
 that a DSE point no longer builds; then one cProfile of the same loop (without the DataFrame) with its own time grouped by
@@ -94,20 +94,20 @@ def phases(n: int) -> None:
     sim.simulate(graph, validate(apply_overrides(base, points[0], origin="p"), origin="p"))  # imports, op memo
 
     def one(params: dict, t: dict[str, float], table: bool = True) -> None:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         acc = validate(apply_overrides(base, params, origin="point"), origin="point")
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         key = engine.accelerator_key(acc)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         g = prepare(graph, acc)
-        t3 = time.perf_counter()
+        t3 = time.process_time()
         timeline = engine.run(g, acc, cost=lambda sig, unit: ppa.priced_cost(sig, unit, key))
-        t4 = time.perf_counter()
+        t4 = time.process_time()
         result = build(g, acc, timeline, key)
-        t5 = time.perf_counter()
+        t5 = time.process_time()
         if table:
             result.per_op  # noqa: B018 - the DataFrame a DSE point skips
-        t6 = time.perf_counter()
+        t6 = time.process_time()
         for k, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
             t[k] += dt
 
@@ -118,7 +118,7 @@ def phases(n: int) -> None:
         one(params, t)
     ops = len(graph)
     print(f"bert-base ({ops} ops) on {len(points)} tpu-v1 variants; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'phase':<22} {'ms/point':>9} {'us/op':>7}")
+    print(f"{'phase':<22} {'ms/point':>9} {'us/op':>7}   (CPU time of this process)")
     for k, v in t.items():
         print(f"{k:<22} {1e3 * v / len(points):>9.2f} {1e6 * v / len(points) / ops:>7.1f}")
     point = sum(v for k, v in t.items() if k != "per_op DataFrame")
