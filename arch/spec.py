@@ -230,7 +230,8 @@ class RduUnit(_Unit):
     kv_placement: Literal["hbm_first", "ddr"] = "hbm_first"
     kernel_launch_s: float = Field(3.0e-6, ge=0, description="fixed time of every kernel call (s)")
     chunk_rows: PositiveInt = Field(64, description="token rows per pipeline chunk of a fused section")
-    max_stages: PositiveInt | None = Field(None, description="ops per fused section at most (default: pcus)")
+    max_stages: PositiveInt | None = Field(
+        None, description="ops per fused section at most (default: min(pcus, 48), which bounds the mapper's search)")
 
 
 FPGA_OP_KINDS = ("gemm", "conv2d", "attn_score", "attn_context", "router", "softmax", "norm", "eltwise", "embed",

@@ -83,7 +83,8 @@ def main() -> None:
     args = ap.parse_args()
     pd.set_option("display.width", 140)
     hbm, hbm_knee = hbm_sweep()
-    print(f"1. Llama-2-7B decode on one SN40L socket vs HBM (weights {hbm_knee:.2f} GiB)\n{hbm.to_string(index=False)}\n")
+    print(f"1. Llama-2-7B decode on one SN40L socket vs HBM (weights {hbm_knee:.2f} GiB)\n"
+          f"{hbm.to_string(index=False)}\n")
     sram = sram_sweep()
     print(f"2. fused sections vs PMU bytes (1040 PMUs; Llama-2-7B, one socket)\n{sram.to_string(index=False)}\n")
     ddr, ddr_knee = ddr_sweep()

@@ -28,7 +28,7 @@ Unfused: every op is one kernel on the whole chip, ``P = pcus`` PCUs of ``R`` FL
 with ``bytes_t`` the op's inputs and outputs (HBM) plus its weights and KV at their tier.
 
 Fused: contiguous runs of the topological order form *sections* whose on-chip need fits the PMUs
-(``pmus * pmu_bytes``) and it has at most ``max_stages`` ops (default ``pcus``).  The need is the
+(``pmus * pmu_bytes``) and it has at most ``max_stages`` ops (default ``min(pcus, 48)``).  The need is the
 section's resident weights plus, per op, a double buffer of one chunk of its output (and, for attention,
 its K/V activations).  An op that alone does not fit is a section of its own with streamed weights.
 Among the partitions into such sections the mapper (`sections`) picks the one of least total time.
@@ -243,9 +243,9 @@ def _need(op: Op, d: dict, token_chunks: int) -> float:
 def sections(graph: Graph, shares: dict, unit, accelerator, w_tier: dict, kv_tier: dict,
              tokens: int) -> list[list[Op]]:
     """Partition the topological order into contiguous sections that fit the PMUs and minimise the sum of
-    `section_cycles` (dynamic programming over section ends; a section's bottleneck is estimated as its
-    largest stage, the final allocation is `_allocate`'s).  Sections have at most ``max_stages`` ops
-    (default: ``min(pcus, 48)``, which bounds the search)."""
+    `section_cycles` (dynamic programming over section ends, vectorised over section starts; stage times
+    with `_allocate`'s PCUs).  Sections have at most ``max_stages`` ops (default ``min(pcus, 48)``, which
+    bounds the search)."""
     ops = graph.ops()
     n = len(ops)
     index = {op.name: i for i, op in enumerate(ops)}
