@@ -200,3 +200,21 @@ def test_sections_report_lists_the_fusion_choices(tmp_path):
         sections_table(sim.simulate(g, arch.load("sn40l", {"units.rdu.fused": False})).per_op)
     fig = memory_wall_figure(table, "section", "latency_s", title="t", knee=1.0)
     assert fig.data[0].y.tolist() == table["latency_s"].tolist()
+
+
+def test_dse_sim_on_sn40l_writes_fused_sections(tmp_path):
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from dse.cli import app
+
+    r = CliRunner().invoke(app, ["sim", "--arch", "sn40l", "--workload", "llama2-7b", "--phase", "decode",
+                                 "--kv-len", "256", "--out", str(tmp_path), "--top", "3"])
+    assert r.exit_code == 0, r.output
+    per_op = pd.read_csv(tmp_path / "per_op.csv")
+    assert per_op["tag_section"].notna().all()  # every op of the fused run belongs to a section
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    g = workloads.load("llama2-7b", phase="decode", kv_len=256)
+    assert summary["latency_s"] == pytest.approx(sim.simulate(g, arch.load("sn40l")).summary["latency_s"])
