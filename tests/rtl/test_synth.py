@@ -40,7 +40,11 @@ def test_mac_pe_synthesises_to_gates_with_32_flip_flops(tmp_path):
 @pytest.fixture(scope="module")
 def pe_areas(tmp_path_factory):
     work = tmp_path_factory.mktemp("synth")
-    return {label: synth_block(CONFIG[label], work) for label in PE_BLOCKS}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each synth_block is one yosys process
+        results = list(pool.map(lambda label: synth_block(CONFIG[label], work), PE_BLOCKS))
+    return dict(zip(PE_BLOCKS, results))
 
 
 #: the blocks the comparisons below and the arch PE types (arch.tech.SYNTH_PE) read
