@@ -113,6 +113,9 @@ def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, 
     rows = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in summary.items() if not isinstance(v, dict))
     figs = [breakdown_figure(per_op, title), roofline_figure(per_op, summary, title)]
     body = "".join(f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs))
+    from reports.timeline import unit_timeline_section
+
+    body += unit_timeline_section(per_op, title)  # only when units ran at once (e.g. NPU + PIM)
     paths["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"

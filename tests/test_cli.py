@@ -107,3 +107,16 @@ def test_readme_space_example_is_a_valid_space(tmp_path):
     assert space.base == "tpu-v1"
     assert space.axes["units.mxu.rows"] == [32, 64, 128, 256]
     assert len(space.axes["memory.unified_buffer.capacity_bytes"]) > 1
+
+
+def test_sim_report_shows_the_npu_pim_overlap_on_a_unit_timeline(tmp_path):
+    """`dse sim --out` on NeuPIMs at batch 256 (two sub-batches) reports NPU + PIM running at once on the
+    unit timeline; NPU-only has no PIM to overlap with."""
+    args = ["--workload", "llama2-7b", "--phase", "decode", "--batch", "256", "--kv-len", "128"]
+    for arch_name, expect in (("neupims", True), ("npu-only", False)):
+        out_dir = tmp_path / arch_name
+        res = runner.invoke(app, ["sim", "--arch", arch_name, *args, "--out", str(out_dir), "--json"])
+        assert res.exit_code == 0, res.output
+        html = (out_dir / "report.html").read_text()
+        assert "Unit timeline" in html  # the vector unit overlaps the NPU in both
+        assert ("npu + pim" in html) is expect
