@@ -116,6 +116,13 @@ def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, 
     from reports.timeline import unit_timeline_section
 
     body += unit_timeline_section(per_op, title)  # only when units ran at once (e.g. NPU + PIM)
+    if "tag_section" in per_op.columns:  # a dataflow (rdu) run: its fused sections
+        from reports.dataflow import sections_table, write_sections
+
+        paths.update({f"sections_{k}": v for k, v in write_sections(result, out, title).items()})
+        sections = sections_table(per_op)
+        body += ("<h2>Fused sections</h2>"
+                 + sections.to_html(index=False, float_format=lambda x: f"{x:.4g}"))
     paths["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"

@@ -120,3 +120,15 @@ def test_sim_report_shows_the_npu_pim_overlap_on_a_unit_timeline(tmp_path):
         html = (out_dir / "report.html").read_text()
         assert "Unit timeline" in html  # the vector unit overlaps the NPU in both
         assert ("npu + pim" in html) is expect
+
+
+def test_sim_report_on_sn40l_lists_its_fused_sections(tmp_path):
+    """`dse sim --out` on an RDU shows the fusion mapper's sections (HTML table + sections.csv)."""
+    res = runner.invoke(app, ["sim", "--arch", "sn40l", "--workload", "llama2-7b", "--phase", "decode",
+                              "--kv-len", "256", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "Fused sections" in (tmp_path / "report.html").read_text()
+    import pandas as pd
+
+    sections = pd.read_csv(tmp_path / "sections.csv")
+    assert len(sections) >= 1 and sections["ops"].sum() > 0
