@@ -153,6 +153,9 @@ class SystolicArray(_Unit):
     filter_sram_bytes: Bytes = 2 * 2**20
     ofmap_sram_bytes: Bytes = 2**20
     double_buffered: bool = True
+    preload_overlap: bool = Field(
+        False, description="ws/is: double-buffer the stationary tile in the PEs so each fold's preload runs "
+        "under the previous fold (only the first fold pays it); false = SCALE-Sim, a preload before every fold")
 
     @field_validator("pe")
     @classmethod

@@ -58,15 +58,33 @@ output (1 without a ``group_size``: per-channel scales).
 
 Traffic (`traffic`)
 -------------------
-Folds run column fold outer, row fold inner (as in SCALE-Sim).  Of the three GEMM tensors
-(A = M x K ifmap, B = K x N filter, C = M x N ofmap), the one indexed by ``(Sr, Sc)`` is touched once;
-the one indexed by ``(Sc, T)`` once per row fold (``Fr`` times) and the one indexed by ``(Sr, T)`` once per
-column fold (``Fc`` times).  Those multiplicities give SRAM-to-array reads (for C: partial sums,
-written and read back at ``acc_bits``, the final value written at the activation width).  DRAM: a tensor
-is fetched once when it stays resident (the ``(Sr, T)`` tensor must fit whole in its buffer, the
-``(Sc, T)`` tensor one column tile of it), otherwise once per use; a C whose partial sums do not stay
-resident spills them to DRAM and back.  Double buffering halves each buffer's usable capacity.  SRAM
-writes include DRAM fills and SRAM reads include drains of outputs to DRAM.
+Of the three GEMM tensors (A = M x K ifmap, B = K x N filter, C = M x N ofmap), the one indexed by
+``(Sr, Sc)`` (call it O) is touched once; the one indexed by ``(Sc, T)`` (X) once per row fold (``Fr``
+times: each of its ``Fc`` column tiles, ``min(cols, Sc) x T``, meets every row fold) and the one indexed by
+``(Sr, T)`` (Y) once per column fold (``Fc`` times: each of its ``Fr`` row tiles, ``min(rows, Sr) x T``,
+meets every column fold).  Those multiplicities give SRAM-to-array reads (for C: partial sums, written
+and read back at ``acc_bits``, the final value written at the activation width); they do not depend on
+the loop order or the buffers.
+
+DRAM bytes do: they are those of the loop order a compiler would pick for the buffer sizes.  With
+usable capacities ``cap`` (double buffering halves each buffer), let ``bX = min(Fc, floor(cap_X /
+tile_X))`` column tiles of X fit at once and ``bY = min(Fr, floor(cap_Y / tile_Y))`` row tiles of Y.
+Two orders are candidates:
+
+- X-resident (column folds outer, SCALE-Sim's order): keep a block of ``bX`` column tiles of X and
+  stream every row tile of Y past it.  X is fetched once (``Fr`` times if not even one tile fits,
+  ``bX = 0``); Y once per block, ``ceil(Fc / bX)`` times -- once if Y fits whole, ``Fc`` times if one of
+  its tiles does not fit or ``bX = 0``.
+- Y-resident (row folds outer): the same with X and Y swapped: Y once (``Fc`` times if ``bY = 0``), X
+  ``ceil(Fr / bY)`` times (once if X fits whole, ``Fr`` times if a tile of X does not fit or ``bY = 0``).
+
+The order with fewer DRAM bytes wins (ties: X-resident).  Fetching a tensor ``p`` times reads ``p x``
+its bytes; for C, ``p`` passes spill the partial sums ``p - 1`` times (written and read back at
+``acc_bits``) before the final write.  O is fetched once.  Edges: everything fits -> each operand read
+once; one operand too big for its buffer while the other fits whole -> still once each (the other is
+resident, the big one streams once); the resident operand only fits ``b`` tiles at a time -> the other
+is re-read ``ceil(F / b)`` times, ``F`` the folds of the resident one (``F`` times at ``b = 1``).
+SRAM writes include DRAM fills and SRAM reads include drains of outputs to DRAM.
 
 Stalls: DRAM bytes are spread evenly over the folds.  A fold needs ``bytes / (bytes per cycle)`` cycles
 of transfer; double buffered, the next fold's transfer hides under this fold's compute, so each fold
@@ -74,13 +92,28 @@ stalls ``max(0, transfer - compute)``; single buffered, transfer and compute ser
 transfer).  The first fold's load is taken as overlapped with the previous op.  All cores share the
 first off-chip tier's bandwidth equally.
 
+Fold pipelining (``preload_overlap``)
+-------------------------------------
+SCALE-Sim (the default, ``preload_overlap=False``) shifts the stationary tile in before every ws/is fold.
+With ``preload_overlap=True`` the stationary tile is double-buffered in the PEs: fold ``i + 1``'s
+``rows``-cycle preload runs during fold ``i`` (which lasts ``stream + rows + cols - 2 + d - 1 >= rows``
+cycles), so only the first fold pays it: ``cycles = rows + folds * (stream + rows + cols - 2 + d - 1) - 1``.
+This is how the NeuPIMs authors' simulator times its weight-stationary NPU (casys-kaist/NeuPIMs
+``src/NeuPIMSystolicWS.cc``, ``issue_ex_inst``: a GEMM_PRELOAD issued behind a running tile starts
+``core_height`` cycles after it, "Preload can be hided"; only a tile issued to an idle array pays the
+preload latency).
+
 Multiple cores (``unit.count``) split the op along batch, M or N (never K, which would need a
 cross-core reduction), whichever gives the fewest cycles; a folded axis is split in whole array tiles.
-Cycles are those of the busiest core (ties go to the cut with less DRAM traffic); traffic sums over
-cores (each core fetches what it needs: a weight shared by cores that split M is fetched by each).
+Cycles are those of the busiest core (ties go to the cut with less DRAM traffic).  The operand all cores
+share (B when M is split, A when N is split; nothing for a batch split) is broadcast: the cores run the
+same loop order in step, so DRAM delivers it once for all of them (the most any core fetches), while each
+core's SRAM is filled with its own copy; other traffic sums over cores.  For stalls each core is charged
+its own bytes plus an equal share of the broadcast ones.
 
 Left out: SCALE-Sim's exact per-cycle SRAM/DRAM trace, bank conflicts, DRAM timing (see `sim.dram`),
-sparsity, and the prologue/epilogue of the op's first load and last store.
+sparsity, loop orders that also cut the streamed dimension ``T`` into chunks, overlap of one fold's
+drain with the next fold's fill, and the prologue/epilogue of the op's first load and last store.
 """
 
 from __future__ import annotations
@@ -150,18 +183,23 @@ def fold_shape(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> t
 
 
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
-                macs_per_cycle: float = 1.0, pipeline_depth: int = 1, min_stream: int = 0) -> int:
+                macs_per_cycle: float = 1.0, pipeline_depth: int = 1, min_stream: int = 0,
+                preload_overlap: bool = False) -> int:
     """Compute cycles of ``batch`` ``M x N x K`` products: the one formula of the module docstring.
 
-    ``min_stream`` floors a fold's streaming cycles (MixPE's per-group dequantisation drain)."""
+    ``min_stream`` floors a fold's streaming cycles (MixPE's per-group dequantisation drain);
+    ``preload_overlap`` hides each ws/is fold's preload under the previous fold (module docstring)."""
     sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
     if batch == 0 or sr == 0 or sc == 0 or t == 0:
         return 0
     stream = t if macs_per_cycle == 1 else math.ceil(t / macs_per_cycle)
     stream = max(stream, min_stream)
-    fold = stream + rows + cols - 2 + PRELOAD[dataflow] * rows + pipeline_depth - 1
+    body = stream + rows + cols - 2 + pipeline_depth - 1
+    preload = PRELOAD[dataflow] * rows
     folds = batch * fr * fc
-    return max(folds * fold - 1, folds * stream)  # the max only binds on a 1 x 1 output-stationary array
+    if preload_overlap:  # only the first preload shows; later ones (rows cycles) hide under a fold (>= rows)
+        return max(preload + folds * body - 1, folds * stream)
+    return max(folds * (body + preload) - 1, folds * stream)  # the max only binds on a 1 x 1 os array
 
 
 def compute_cycles(op: Op, rows: int, cols: int, dataflow: str, *, scalesim_ofmap: bool = True) -> int:
@@ -204,34 +242,66 @@ class Traffic:
         return self.dram_read + self.dram_write
 
 
+def _passes(f_other: int, whole_fits: bool, tile_fits: bool, block: int) -> int:
+    """DRAM passes over the streamed (non-resident) tensor: once if it fits whole, once per use
+    (`f_other`: the resident tensor's folds) if one of its tiles does not fit or nothing is resident,
+    else once per block of `block` resident tiles."""
+    if whole_fits:
+        return 1
+    if not tile_fits or block == 0:
+        return f_other
+    return _ceil(f_other, block)
+
+
 def _operand_bytes(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, batch: int, a_bits: float,
                    w_bits: float, acc_bits: float, out_bits: float, capacity: tuple[float, float, float],
                    ) -> tuple[int, list[tuple[float, float, float, float]]]:
     """(folds, [(sram read, sram write, dram read, dram write) per operand]) -- the arithmetic of `traffic`;
-    `capacity` is the usable bytes of the ifmap/filter/ofmap buffers."""
+    `capacity` is the usable bytes of the ifmap/filter/ofmap buffers.  DRAM passes follow the cheaper of
+    the two loop orders of the module docstring."""
     sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
     out_b = out_bits / 8
     roles = ROLES[dataflow]
-    moved = []
+    info = {}  # name -> (elements, bytes per element, capacity)
     for name, count, elem, cap in (("ifmap", m * k, a_bits / 8, capacity[0]),
                                    ("filter", k * n, w_bits / 8, capacity[1]),
                                    ("ofmap", m * n, acc_bits / 8, capacity[2])):
-        role = roles[name]
-        if role == "once":
-            uses, resident = 1, True
-        elif role == "per_row_fold":  # one column tile is reused across the inner row-fold loop
-            uses, resident = fr, min(cols, sc) * t * elem <= cap
-        else:  # per column fold: reused across column folds only if the whole tensor stays
-            uses, resident = fc, count * elem <= cap
+        info[name] = (count, elem, cap)
+    role_of = {r: name for name, r in roles.items()}
+    x_name, y_name = role_of["per_row_fold"], role_of["per_col_fold"]
+    x_count, x_elem, x_cap = info[x_name]
+    y_count, y_elem, y_cap = info[y_name]
+    x_tile, y_tile = min(cols, sc) * t * x_elem, min(rows, sr) * t * y_elem
+    x_whole, y_whole = x_count * x_elem <= x_cap, y_count * y_elem <= y_cap
+    x_tile_fits, y_tile_fits = x_tile <= x_cap, y_tile <= y_cap
+    bx = fc if x_whole else (min(fc, int(x_cap // x_tile)) if x_tile else fc)
+    by = fr if y_whole else (min(fr, int(y_cap // y_tile)) if y_tile else fr)
+    x_sizes = x_count * batch * x_elem
+    y_sizes = y_count * batch * y_elem
+
+    def dram(px: int, py: int) -> float:  # passes -> bytes (each C pass beyond the first: out and back)
+        return sum(2 * (p - 1) * b if nm == "ofmap" else p * b
+                   for nm, p, b in ((x_name, px, x_sizes), (y_name, py, y_sizes)))
+
+    x_resident = (1 if bx else fr, _passes(fc, y_whole, y_tile_fits, bx))
+    y_resident = (_passes(fr, x_whole, x_tile_fits, by), 1 if by else fc)
+    px, py = min((x_resident, y_resident), key=lambda pp: dram(*pp))
+    passes = dict.fromkeys(info, 1)
+    passes[x_name], passes[y_name] = px, py
+    uses = {x_name: fr, y_name: fc, role_of["once"]: 1}
+
+    moved = []
+    for name in OPERANDS:
+        count, elem, _ = info[name]
         count *= batch
         if name == "ofmap":
-            partial = (uses - 1) * count * elem
-            spill = 0.0 if resident else partial
+            partial = (uses[name] - 1) * count * elem
+            spill = (passes[name] - 1) * count * elem
             final = count * out_b
             moved.append((partial + final, partial + final + spill, spill, spill + final))
         else:
-            fetched = (1 if resident else uses) * count * elem
-            moved.append((uses * count * elem, fetched, fetched, 0.0))
+            fetched = passes[name] * count * elem
+            moved.append((uses[name] * count * elem, fetched, fetched, 0.0))
     return (batch * fr * fc if min(sr, sc, t) > 0 else 0), moved
 
 
@@ -331,27 +401,42 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     clock = accelerator.tech.clock_hz
     bandwidth = off.bytes_per_s(clock) / clock if off else _INF  # bytes per cycle, all cores together
 
-    def run(option):
-        """((cycles, compute, stall) of the busiest core, summed [sram rd, sram wr, dram rd, dram wr])."""
+    overlap = unit.preload_overlap
+
+    def run(option, shared=None):
+        """((cycles, compute, stall) of the busiest core, summed [sram rd, sram wr, dram rd, dram wr]);
+        `shared` names the operand broadcast to all cores (fetched from DRAM once, not per core)."""
         cores = sum(c for (mm, nn, b), c in option if mm and nn and b) or 1
-        worst, total = (0, 0, 0), [0.0, 0.0, 0.0, 0.0]
+        per_core = []
         for (mm, nn, b), c in option:
             compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth,
-                                  min_stream=min_stream)
+                                  min_stream=min_stream, preload_overlap=overlap)
             folds, moved = _operand_bytes(mm, nn, k, rows, cols, df, b, a_bits, w_bits, acc_bits, a_bits, capacity)
-            sums = [sum(column) for column in zip(*moved)]
+            per_core.append((compute, folds, dict(zip(OPERANDS, moved)), c))
+        broadcast = max((m_[shared][2] for *_, m_, _c in per_core), default=0.0) if shared else 0.0
+        worst, total = (0, 0, 0), [0.0, 0.0, 0.0, 0.0]
+        for compute, folds, moved, c in per_core:
+            own = {name: row for name, row in moved.items() if name != shared}
+            sums = [sum(column) for column in zip(*own.values())]
+            if shared:
+                sums[0] += moved[shared][0]
+                sums[1] += moved[shared][1]
             stall = 0
             if off and folds:
-                stall = stall_cycles(sums[2] + sums[3], folds, (compute + 1) / folds, bandwidth / cores, double)
+                dram_bytes = sums[2] + sums[3] + broadcast / cores
+                stall = stall_cycles(dram_bytes, folds, (compute + 1) / folds, bandwidth / cores, double)
             worst = max(worst, (compute + stall, compute, stall))
             total = [x + c * y for x, y in zip(total, sums)]
+        total[2] += broadcast
         return worst, total
 
     if count == 1:
         (cycles, compute, stall), moved = run([((m, n, op.batch), 1)])
     else:
-        options = _core_shares(m, n, op.batch, rows, cols, df, count)
-        (cycles, compute, stall), moved = min((run(o) for o in options), key=lambda r: (r[0][0], r[1][2] + r[1][3]))
+        # batch split shares nothing; an M split shares the filter (K x N), an N split the ifmap (M x K)
+        options = zip(_core_shares(m, n, op.batch, rows, cols, df, count), (None, "filter", "ifmap"))
+        (cycles, compute, stall), moved = min((run(o, sh) for o, sh in options),
+                                              key=lambda r: (r[0][0], r[1][2] + r[1][3]))
     sram_rd, sram_wr, dram_rd, dram_wr = moved if off else (*moved[:2], 0.0, 0.0)
     macs = op.batch * m * n * k
     tier_bytes = {on.name if on else f"{unit.name}_sram": sram_rd + sram_wr}

@@ -1,6 +1,7 @@
 """Purpose: pin the properties of `sim.systolic` that do not depend on SCALE-Sim's data (those are in
 `tests/validation/test_scalesim.py`): roofline bound, what is and is not monotone, utilisation,
-the traffic model's fetch-once / re-fetch rules, bandwidth stalls, multi-core splitting, errors."""
+the traffic model's loop-order choice (fetch once / re-fetch per fold / blocked), bandwidth stalls,
+multi-core splitting with a broadcast shared operand, fold pipelining (preload_overlap), errors."""
 
 from __future__ import annotations
 
@@ -131,21 +132,48 @@ def test_a_too_small_buffer_refetches(df):
     assert small.sram_read >= big.sram_read  # on-chip reads of the array do not depend on buffer sizes
 
 
-def test_refetch_counts_follow_the_fold_order():
-    """OS, 256^3 on 32 x 32 (8 x 8 folds): A (rows x time) is re-read once per column fold, B's column
-    tile is reused across row folds, so only A is re-fetched when both buffers are small."""
+def test_refetch_counts_follow_the_cheaper_loop_order():
+    """OS, 256^3 on 32 x 32 (8 x 8 folds of 32 x 256 tiles, 8 KiB each): B's column tiles are the X
+    tensor, A's row tiles the Y tensor.  2 B tiles fit (16 KiB usable) but no A tile (4 KiB): A cannot be
+    resident, so B is, and A, whose tile cannot be kept between folds, is fetched for each of its 8 uses."""
     small = {"ifmap_sram_bytes": 8192, "filter_sram_bytes": 32768, "ofmap_sram_bytes": 2**20}
     tr = traffic(256, 256, 256, 32, 32, "os", **small)
-    assert tr.dram_read_bytes["ifmap"] == 8 * 256 * 256  # 64 KiB of A does not fit 4 KiB
-    assert tr.dram_read_bytes["filter"] == 256 * 256  # a 32 x 256 column tile (8 KiB) fits 16 KiB
-    assert tr.sram_read_bytes["filter"] == 8 * 256 * 256
+    assert tr.dram_read_bytes["ifmap"] == 8 * 256 * 256
+    assert tr.dram_read_bytes["filter"] == 256 * 256
+    assert tr.sram_read_bytes["filter"] == 8 * 256 * 256  # the array still reads B once per row fold
+
+
+def test_both_operands_too_big_one_tile_resident_rereads_the_other_once_per_fold():
+    """One 8 KiB tile of each fits (8 KiB usable): whichever is resident, the other is re-read once per
+    fold of the resident one (8); ties keep SCALE-Sim's order (B resident, A re-read per column fold)."""
+    tr = traffic(256, 256, 256, 32, 32, "os", ifmap_sram_bytes=16384, filter_sram_bytes=16384)
+    assert tr.dram_read_bytes["ifmap"] == 8 * 256 * 256
+    assert tr.dram_read_bytes["filter"] == 256 * 256
+
+
+def test_the_order_with_fewer_dram_bytes_wins():
+    """Two A tiles fit (16 KiB usable), one B tile (8 KiB): B resident would re-read A 8 times (9 passes in
+    all); A resident two rows at a time re-reads B ceil(8 / 2) = 4 times (5 passes): the compiler picks it."""
+    tr = traffic(256, 256, 256, 32, 32, "os", ifmap_sram_bytes=32768, filter_sram_bytes=16384)
+    assert tr.dram_read_bytes["ifmap"] == 256 * 256
+    assert tr.dram_read_bytes["filter"] == 4 * 256 * 256
+
+
+@pytest.mark.parametrize("df", sorted(FOLD_AXES))
+def test_one_operand_too_big_is_still_read_once_when_the_other_fits_whole(df):
+    """A (256 x 1024, 256 KiB) is 8x its 32 KiB usable buffer (one 32-row tile fits); B (1024 x 64, 64 KiB)
+    fits whole: B stays resident and A streams past it once, whatever the dataflow."""
+    tr = traffic(256, 64, 1024, 32, 32, df, ifmap_sram_bytes=2**16, filter_sram_bytes=2**18)
+    assert tr.dram_read_bytes["ifmap"] == 256 * 1024
+    assert tr.dram_read_bytes["filter"] == 1024 * 64
 
 
 def test_double_buffering_halves_usable_capacity():
-    kw = {"ifmap_sram_bytes": 96 * 1024, "filter_sram_bytes": 2**22, "ofmap_sram_bytes": 2**22}
-    single = traffic(256, 256, 256, 32, 32, "os", double_buffered=False, **kw)  # 64 KiB of A fits 96 KiB
-    double = traffic(256, 256, 256, 32, 32, "os", double_buffered=True, **kw)  # ... but not 48 KiB
-    assert single.dram_read_bytes["ifmap"] == 256 * 256 < double.dram_read_bytes["ifmap"]
+    kw = {"ifmap_sram_bytes": 12 * 1024, "filter_sram_bytes": 2**22, "ofmap_sram_bytes": 2**22}
+    single = traffic(256, 256, 256, 32, 32, "os", double_buffered=False, **kw)  # an 8 KiB row tile of A fits 12 KiB
+    double = traffic(256, 256, 256, 32, 32, "os", double_buffered=True, **kw)  # ... but not 6 KiB: once per use
+    assert single.dram_read_bytes["ifmap"] == 256 * 256
+    assert double.dram_read_bytes["ifmap"] == 8 * 256 * 256
 
 
 def test_partial_sums_spill_when_the_ofmap_buffer_is_small():
@@ -214,6 +242,38 @@ def test_more_cores_take_fewer_cycles(df):
     assert c4.cycles < c1.cycles
     assert 4 * (c4.cycles + 1) >= c1.compute_cycles + 1  # at best a perfect 4-way split
     assert c4.counts["mac"] == c1.counts["mac"]
+
+
+@pytest.mark.parametrize("df", sorted(FOLD_AXES))
+def test_cores_fetch_the_shared_operand_once(df):
+    """Everything fits: 4 cores together read each operand from DRAM once (the operand they share is
+    broadcast), while each core's SRAM is filled with its own copy of it."""
+    op = gemm(1024, 1024, 512, dtype="int8")
+    one, four = machine(dataflow=df), machine(dataflow=df, count=4)
+    c1, c4 = cost(op, one.units[0], one), cost(op, four.units[0], four)
+    assert c1.counts["dram_read_bytes"] == c4.counts["dram_read_bytes"] == 2 * 1024 * 512
+    assert c4.counts["sram_write_bytes"] > c1.counts["sram_write_bytes"]  # the shared operand lands in 4 SRAMs
+
+
+def test_preload_overlap_pays_only_the_first_preload():
+    """ws/is with double-buffered stationary tiles: each later fold's 32-cycle preload hides under the
+    previous fold; os has no preload, so nothing changes."""
+    for df in ("ws", "is"):
+        *_, fr, fc = fold_shape(256, 256, 256, 32, 32, df)
+        base = gemm_cycles(256, 256, 256, 32, 32, df)
+        assert gemm_cycles(256, 256, 256, 32, 32, df, preload_overlap=True) == base - (fr * fc - 1) * 32
+    assert gemm_cycles(256, 256, 256, 32, 32, "os", preload_overlap=True) == gemm_cycles(256, 256, 256, 32, 32, "os")
+
+
+def test_preload_overlap_is_a_unit_field_off_by_default():
+    op = gemm(256, 256, 256, dtype="int8")
+    plain = machine(dataflow="ws")
+    unit = plain.units[0].model_copy(update={"preload_overlap": True})
+    assert plain.units[0].preload_overlap is False
+    assert cost(op, plain.units[0], plain).compute_cycles == gemm_cycles(256, 256, 256, 32, 32, "ws")
+    assert cost(op, unit, plain).compute_cycles == gemm_cycles(256, 256, 256, 32, 32, "ws", preload_overlap=True)
+    with pytest.raises(ValueError, match="preload_overlap"):
+        SystolicArray(name="sa", rows=4, cols=4, dataflow="ws", preload_overlap="sometimes")
 
 
 def test_cores_split_batched_attention_by_head():
