@@ -8,18 +8,24 @@ latency, energy and utilisation.  Goal: warm under 0.5 s.
 ``--phases`` answers where a DSE point's time goes instead: BERT-base (128 tokens) on ``--points``
 distinct tpu-v1 variants (MXU rows x cols x dataflow, as dse/examples/tpu_sweep.yaml varies them), CPU
 time per phase of what `dse.runner.SimEvaluator` does for a point -- apply the overrides and validate the
-spec (pydantic), fingerprint it (`sim.engine.accelerator_key`), graph passes, the simpy engine
+spec (pydantic), fingerprint it (`sim.engine.accelerator_key`), graph passes, the engine
 (`sim.engine.run`, per-op costs included), the summary (`sim.result.build`) -- plus the per-op DataFrame
 that a DSE point no longer builds; then one cProfile of the same loop (without the DataFrame) with its own time grouped by
 package (simpy, sim.engine, cost models and pricing, workloads.Op properties, pandas/numpy, ...).
 
-    python benchmarks/bench_engine.py [--repeat 5] [--profile decode|prefill] [--phases [--points 64]]
+``--compare`` times the two implementations of the engine's model: `sim.engine.run` (the heap engine)
+against `sim.engine.run_simpy` (the simpy reference), CPU ms per point with every cost memoised, on
+every preset x (BERT-base, Llama-2-7B decode and prefill, ResNet-50), and checks their timelines and
+traces equal.
+
+    python benchmarks/bench_engine.py [--repeat 5] [--profile decode|prefill] [--phases [--points 64]] [--compare]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import statistics
 import sys
@@ -141,13 +147,60 @@ def phases(n: int) -> None:
         print(f"{label:<26} {v / total:>6.1%}")
 
 
+def compare() -> None:
+    """Heap engine vs simpy reference, CPU ms per point (module docstring)."""
+    from sim.cost import prepare
+
+    cases = (("bert-base", {"seq_len": 128}), ("llama2-7b", {"phase": "decode", "batch": 8, "kv_len": 512}),
+             ("llama2-7b", {"phase": "prefill", "seq_len": 256}), ("resnet-50", {}))
+    print(f"{'preset':<20} {'workload':<22} {'ops':>5} {'same':>5} {'simpy ms':>9} {'heap ms':>8} {'x':>5}")
+    total = [0.0, 0.0]
+    same_all = True
+    for name in arch.preset_names():
+        acc = arch.load(name)
+        key = engine.accelerator_key(acc)
+
+        def cf(sig, unit, key=key):  # noqa: ANN001, ANN202
+            return ppa.priced_cost(sig, unit, key)
+        for wl, kw in cases:
+            label = f"{wl} {kw.get('phase', '')}".strip()
+            try:
+                graph = prepare(workloads.load(wl, **kw), acc)
+                engine.run(graph, acc, cost=cf)  # fills the cost memo for both
+            except Exception as e:  # noqa: BLE001 - a preset that cannot run this workload
+                print(f"{name:<20} {label:<22} skipped: {type(e).__name__}: {str(e).splitlines()[0][:60]}")
+                continue
+            gc.collect()
+            gc.disable()  # a collection pause inside one timed run swamps a 10 ms point
+            t0 = time.process_time()
+            a = engine.run_simpy(graph, acc, trace=True, cost=cf)
+            t1 = time.process_time()
+            b = engine.run(graph, acc, trace=True, cost=cf)
+            t2 = time.process_time()
+            gc.enable()
+            same = a.latency_s == b.latency_s and a.trace == b.trace and all(
+                (x.unit, x.start_s, x.end_s, x.dma_start_s, x.dma_end_s) ==
+                (y.unit, y.start_s, y.end_s, y.dma_start_s, y.dma_end_s) for x, y in zip(a.records, b.records))
+            same_all &= same
+            total[0] += t1 - t0
+            total[1] += t2 - t1
+            print(f"{name:<20} {label:<22} {len(graph):>5} {'yes' if same else 'NO':>5} {1e3 * (t1 - t0):>9.1f} "
+                  f"{1e3 * (t2 - t1):>8.1f} {(t1 - t0) / max(t2 - t1, 1e-9):>5.1f}")
+    print(f"all timelines and traces equal: {same_all}; CPU simpy {total[0]:.2f} s vs heap {total[1]:.2f} s "
+          f"(x{total[0] / total[1]:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profile", choices=sorted(CASES), help="cProfile one warm run of this case")
     ap.add_argument("--phases", action="store_true", help="where a DSE point's time goes (bert-base)")
     ap.add_argument("--points", type=int, default=64, help="tpu-v1 variants for --phases")
+    ap.add_argument("--compare", action="store_true", help="heap engine vs the simpy reference, every preset")
     args = ap.parse_args()
+    if args.compare:
+        compare()
+        return
     if args.phases:
         phases(args.points)
         return

@@ -1,7 +1,13 @@
-"""The simpy engine: schedules a `Graph`'s ops on an `Accelerator`'s units and off-chip memory channels.
+"""The engine: schedules a `Graph`'s ops on an `Accelerator`'s units and off-chip memory channels.
 
-This is the only simpy code in coex, and it knows no unit family: it asks the cost-model registry
-(`sim.cost`) which unit types support an op's kind and what an op costs there.
+It knows no unit family: it asks the cost-model registry (`sim.cost`) which unit types support an op's
+kind and what an op costs there.  The model below has two implementations that give identical timelines
+and traces: `run`, the default, plain callbacks on one heap of ``(time, priority, sequence)`` entries, and
+`run_simpy`, the same model as simpy processes and resources, kept as the executable specification ("the
+simpy engine" of the design) and checked equal to `run` by ``tests/sim/test_engine.py`` (random graphs
+with ties and holds, every preset on small workloads); ``benchmarks/bench_engine.py --compare`` times both.
+The model is written in simpy's terms below; `run` reproduces simpy's order for simultaneous events
+(process starts first, then events in the order they were scheduled).
 
 Resources
 ---------
@@ -53,10 +59,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import heapq
+import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
-
-import simpy
 
 from sim.cost import OpCost, get_cost_model, supports
 from workloads.graph import Graph
@@ -157,15 +164,251 @@ def candidates(accelerator: Any, op: Op, _memo: dict | None = None) -> list[Any]
     return chosen
 
 
+def _default_cost(accelerator: Any) -> UnitCostFn:
+    key = accelerator_key(accelerator)
+
+    def cost(sig: Op, unit_name: str) -> OpCost:
+        return model_cost(sig, unit_name, key)
+    return cost
+
+
 def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn | None = None) -> Timeline:
-    """Schedule `graph` on `accelerator` (model: module docstring).
+    """Schedule `graph` on `accelerator` (model: module docstring) with the heap engine.
 
-    `cost(sig, unit_name) -> OpCost` defaults to the memoised registered cost model (`model_cost`)."""
-    if cost is None:
-        key = accelerator_key(accelerator)
+    `cost(sig, unit_name) -> OpCost` defaults to the memoised registered cost model (`model_cost`).
 
-        def cost(sig: Op, unit_name: str) -> OpCost:
-            return model_cost(sig, unit_name, key)
+    Each step of `run_simpy` that simpy would schedule as an event with a callback (a process start, a
+    granted request, a timeout, a triggered ``started``/``done``/condition/process event, a release with a
+    queued request behind it) is one ``(time, priority, sequence, callback, argument)`` entry here, pushed in
+    the same order and with the same priority (process starts urgent), so simultaneous steps interleave as
+    in simpy and the timeline and trace are identical; events without callbacks are not pushed (dropping
+    them reorders nothing)."""
+    cost = _default_cost(accelerator) if cost is None else cost
+    clock = float(accelerator.tech.clock_hz)
+    ops = graph.ops()
+    g = graph.g
+    index = {op.name: i for i, op in enumerate(ops)}
+    bw = {t.name: t.bytes_per_s(clock) for t in accelerator.off_chip}
+    memo: dict[OpKind, list[Any]] = {}
+    preds: list[list[int]] = []
+    cands: list[list[Any]] = []
+    first_cost: list[OpCost] = []
+    moves: list[list[tuple[str, float]]] = []
+    for op in ops:
+        preds.append([index[p] for p in g.predecessors(op.name)])
+        cs = candidates(accelerator, op, memo)
+        try:
+            c0 = cost(signature(op), cs[0].name)
+        except Exception as e:  # cost models see the nameless signature: say which op it was
+            e.add_note(f"while costing op {op.name!r} ({op.kind.value}) on unit {cs[0].name!r}")
+            raise
+        cands.append(cs)
+        first_cost.append(c0)
+        moves.append([(t, b) for t, b in c0.tier_bytes.items() if b > 0 and t in bw])
+    n = len(ops)
+
+    heap: list = []
+    push, pop = heapq.heappush, heapq.heappop
+    seq = itertools.count()
+    now = 0.0
+    log: list[tuple[str, str, float, float, str]] = []
+    # An event is a list whose item 0 is its callback list ((fn, arg) pairs), None once processed.
+    # A resource is [busy, FIFO queue of requests]; a request is an event [callbacks, resource, granted].
+    # A condition is an event [callbacks, count, needed, triggered].
+    units = {u.name: [False, deque()] for u in accelerator.units}
+    chans = {t: [False, deque()] for t in bw}
+    started: list[list] = [[[]] for _ in range(n)]
+    done: list[list] = [[[]] for _ in range(n)]
+    dma_ev: list[list] = [[[]] for _ in range(n)]
+    dma_alive = [bool(m) for m in moves]
+    boxes: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    unit_of: list[Any] = [None] * n
+    unit_req: list[Any] = [None] * n
+    cost_of: list[Any] = [None] * n
+    held_of: list[Any] = [None] * n
+    start = [0.0] * n
+    records: list[Any] = [None] * n
+
+    def fire(ev: list) -> None:
+        cbs = ev[0]
+        ev[0] = None
+        for fn, arg in cbs:
+            fn(arg)
+
+    def succeed(ev: list) -> None:  # a started/done/process event: its waiters are all registered by now
+        if ev[0]:
+            push(heap, (now, 1, next(seq), fire, ev))
+        else:
+            ev[0] = None
+
+    def trigger_put(res: list) -> None:  # grant the head of the queue if the resource is free
+        if not res[0] and res[1]:
+            r = res[1].popleft()
+            r[2] = res[0] = True
+            push(heap, (now, 1, next(seq), fire, r))
+
+    def request(res: list) -> list:
+        r = [[], res, False]
+        res[1].append(r)
+        trigger_put(res)
+        return r
+
+    def release(res: list) -> None:
+        res[0] = False
+        if res[1]:  # the Release event's trigger_put grants the next request; a no-op otherwise
+            push(heap, (now, 1, next(seq), trigger_put, res))
+
+    def check(c: list) -> None:
+        if not c[3]:
+            c[1] += 1
+            if c[1] >= c[2]:
+                c[3] = True
+                push(heap, (now, 1, next(seq), fire, c))
+
+    def condition(evs: list, needed: int, fn: Callable, arg: Any) -> None:
+        c = [[(fn, arg)], 0, needed, False]
+        for ev in evs:
+            if ev[0] is None:
+                check(c)
+            else:
+                ev[0].append((check, c))
+
+    def wait(evs: list, fn: Callable, arg: Any) -> None:
+        if len(evs) == 1:
+            ev = evs[0]
+            if ev[0] is None:
+                fn(arg)
+            else:
+                ev[0].append((fn, arg))
+        else:
+            condition(evs, len(evs), fn, arg)
+
+    # ---- DMA: one process per op with off-chip bytes, one transfer per tier
+    def dma_start(i: int) -> None:
+        if preds[i]:
+            wait([started[p] for p in preds[i]], dma_go, i)
+        else:
+            dma_go(i)
+
+    def dma_go(i: int) -> None:
+        mv = moves[i]
+        if len(mv) == 1:
+            transfer(i, mv[0][0], mv[0][1], dma_end, i)
+        else:
+            procs = []
+            for tier, nbytes in mv:
+                pe: list = [[]]
+                push(heap, (now, 0, next(seq), transfer_start, (i, tier, nbytes, pe)))
+                procs.append(pe)
+            condition(procs, len(procs), dma_end, i)
+
+    def transfer_start(a: tuple) -> None:
+        i, tier, nbytes, pe = a
+        transfer(i, tier, nbytes, succeed, pe)
+
+    def transfer(i: int, tier: str, nbytes: float, then: Callable, arg: Any) -> None:
+        r = request(chans[tier])
+        r[0].append((transfer_granted, (i, tier, nbytes, then, arg)))
+
+    def transfer_granted(a: tuple) -> None:
+        push(heap, (now + a[2] / bw[a[1]], 1, next(seq), transfer_done, (a, now)))
+
+    def transfer_done(a: tuple) -> None:
+        (i, tier, _, then, arg), t0 = a
+        release(chans[tier])
+        boxes[i].append((t0, now))
+        if trace:
+            log.append((ops[i].name, tier, t0, now, "dma"))
+        then(arg)
+
+    def dma_end(i: int) -> None:
+        dma_alive[i] = False
+        succeed(dma_ev[i])
+
+    # ---- compute: one process per op
+    def op_start(i: int) -> None:
+        if preds[i]:
+            wait([done[p] for p in preds[i]], op_ready, i)
+        else:
+            op_ready(i)
+
+    def op_ready(i: int) -> None:
+        cs = cands[i]
+        if len(cs) == 1:
+            r = request(units[cs[0].name])
+            r[0].append((op_got, (i, 0, r)))
+        else:
+            reqs = [request(units[u.name]) for u in cs]
+            condition(reqs, 1, op_pick, (i, reqs))
+
+    def op_pick(a: tuple) -> None:
+        i, reqs = a
+        pick = next(k for k, r in enumerate(reqs) if r[2])
+        for k, r in enumerate(reqs):
+            if k != pick:
+                if r[2]:
+                    release(r[1])
+                else:
+                    r[1][1].remove(r)
+        op_got((i, pick, reqs[pick]))
+
+    def op_got(a: tuple) -> None:
+        i, k, r = a
+        unit = cands[i][k]
+        c = first_cost[i] if k == 0 else cost(signature(ops[i]), unit.name)
+        unit_of[i], unit_req[i], cost_of[i] = unit.name, r, c
+        holds = [t for t in c.holds if t in bw]
+        if holds:
+            held_of[i] = holds
+            wait([request(chans[t]) for t in holds], op_compute, i)
+        else:
+            op_compute(i)
+
+    def op_compute(i: int) -> None:
+        start[i] = now
+        succeed(started[i])
+        push(heap, (now + cost_of[i].cycles / clock, 1, next(seq), op_computed, i))
+
+    def op_computed(i: int) -> None:
+        if held_of[i]:
+            for t in held_of[i]:
+                release(chans[t])
+                if trace:
+                    log.append((ops[i].name, t, start[i], now, "hold"))
+        if dma_alive[i]:
+            dma_ev[i][0].append((op_finish, i))
+        else:
+            op_finish(i)
+
+    def op_finish(i: int) -> None:
+        release(unit_req[i][1])
+        rec = OpRecord(ops[i], unit_of[i], start[i], now, cost_of[i])
+        box = boxes[i]
+        if box:
+            rec.dma_start_s = min(b[0] for b in box)
+            rec.dma_end_s = max(b[1] for b in box)
+        records[i] = rec
+        if trace:
+            log.append((ops[i].name, unit_of[i], start[i], now, ops[i].kind.value))
+        succeed(done[i])
+
+    for i in range(n):  # simpy starts each op's DMA process, then its compute process (urgent, in order)
+        if moves[i]:
+            push(heap, (0.0, 0, next(seq), dma_start, i))
+        push(heap, (0.0, 0, next(seq), op_start, i))
+    while heap:
+        now, _, _, fn, arg = pop(heap)
+        fn(arg)
+    return Timeline(records, float(now), clock, log)
+
+
+def run_simpy(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn | None = None) -> Timeline:
+    """The reference implementation of the model (module docstring) as simpy processes: `run`'s
+    executable specification, identical timelines and traces, about 3x slower (``benchmarks/bench_engine.py
+    --compare``)."""
+    import simpy
+
+    cost = _default_cost(accelerator) if cost is None else cost
     clock = float(accelerator.tech.clock_hz)
     env = simpy.Environment()
     units = {u.name: simpy.Resource(env, capacity=1) for u in accelerator.units}
