@@ -156,6 +156,9 @@ class SystolicArray(_Unit):
     preload_overlap: bool = Field(
         False, description="ws/is: double-buffer the stationary tile in the PEs so each fold's preload runs "
         "under the previous fold (only the first fold pays it); false = SCALE-Sim, a preload before every fold")
+    fill_overlap: bool = Field(
+        False, description="start each fold as soon as the previous one has streamed its operands in, so only the "
+        "last fold's fill and drain show; false = SCALE-Sim, each fold drains before the next starts")
 
     @field_validator("pe")
     @classmethod

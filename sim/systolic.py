@@ -92,16 +92,20 @@ stalls ``max(0, transfer - compute)``; single buffered, transfer and compute ser
 transfer).  The first fold's load is taken as overlapped with the previous op.  All cores share the
 first off-chip tier's bandwidth equally.
 
-Fold pipelining (``preload_overlap``)
--------------------------------------
+Fold pipelining (``preload_overlap``, ``fill_overlap``)
+------------------------------------------------------
 SCALE-Sim (the default, ``preload_overlap=False``) shifts the stationary tile in before every ws/is fold.
 With ``preload_overlap=True`` the stationary tile is double-buffered in the PEs: fold ``i + 1``'s
-``rows``-cycle preload runs during fold ``i`` (which lasts ``stream + rows + cols - 2 + d - 1 >= rows``
-cycles), so only the first fold pays it: ``cycles = rows + folds * (stream + rows + cols - 2 + d - 1) - 1``.
-This is how the NeuPIMs authors' simulator times its weight-stationary NPU (casys-kaist/NeuPIMs
-``src/NeuPIMSystolicWS.cc``, ``issue_ex_inst``: a GEMM_PRELOAD issued behind a running tile starts
-``core_height`` cycles after it, "Preload can be hided"; only a tile issued to an idle array pays the
-preload latency).
+``rows``-cycle preload runs during fold ``i``, so only the first fold pays it.  With ``fill_overlap=True``
+a fold starts streaming as soon as the previous one has streamed its operands in (its wavefront still
+draining), so only the last fold's fill and drain show.  With ``skew = rows + cols - 2 + d - 1``,
+``busy = stream`` (fill overlapped) or ``stream + skew`` (not), a fold takes ``max(busy, preload)`` when
+preloads overlap (``busy + preload`` otherwise) and ``cycles = folds * fold + skew [if fill_overlap] +
+preload [if preload_overlap] - 1``; both false is SCALE-Sim's formula above.  Both true is how the
+NeuPIMs authors' simulator times its weight-stationary NPU (casys-kaist/NeuPIMs ``src/NeuPIMSystolicWS.cc``,
+``issue_ex_inst``: a tile issued behind a running one starts when that one's rows have streamed in, a
+GEMM_PRELOAD one ``core_height`` cycles after it, "Preload can be hided"; each tile then takes
+``core_height + core_width - 2 + rows`` to finish; only a tile issued to an idle array waits for its preload).
 
 Multiple cores (``unit.count``) split the op along batch, M or N (never K, which would need a
 cross-core reduction), whichever gives the fewest cycles; a folded axis is split in whole array tiles.
@@ -112,8 +116,7 @@ core's SRAM is filled with its own copy; other traffic sums over cores.  For sta
 its own bytes plus an equal share of the broadcast ones.
 
 Left out: SCALE-Sim's exact per-cycle SRAM/DRAM trace, bank conflicts, DRAM timing (see `sim.dram`),
-sparsity, loop orders that also cut the streamed dimension ``T`` into chunks, overlap of one fold's
-drain with the next fold's fill, and the prologue/epilogue of the op's first load and last store.
+sparsity, loop orders that also cut the streamed dimension ``T`` into chunks, and the prologue/epilogue of the op's first load and last store.
 """
 
 from __future__ import annotations
@@ -184,22 +187,24 @@ def fold_shape(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> t
 
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *, batch: int = 1,
                 macs_per_cycle: float = 1.0, pipeline_depth: int = 1, min_stream: int = 0,
-                preload_overlap: bool = False) -> int:
+                preload_overlap: bool = False, fill_overlap: bool = False) -> int:
     """Compute cycles of ``batch`` ``M x N x K`` products: the one formula of the module docstring.
 
     ``min_stream`` floors a fold's streaming cycles (MixPE's per-group dequantisation drain);
-    ``preload_overlap`` hides each ws/is fold's preload under the previous fold (module docstring)."""
+    ``preload_overlap`` hides each ws/is fold's preload under the previous fold, ``fill_overlap`` each
+    fold's fill and drain (module docstring, "Fold pipelining")."""
     sr, sc, t, fr, fc = fold_shape(m, n, k, rows, cols, dataflow)
     if batch == 0 or sr == 0 or sc == 0 or t == 0:
         return 0
     stream = t if macs_per_cycle == 1 else math.ceil(t / macs_per_cycle)
     stream = max(stream, min_stream)
-    body = stream + rows + cols - 2 + pipeline_depth - 1
+    skew = rows + cols - 2 + pipeline_depth - 1
     preload = PRELOAD[dataflow] * rows
     folds = batch * fr * fc
-    if preload_overlap:  # only the first preload shows; later ones (rows cycles) hide under a fold (>= rows)
-        return max(preload + folds * body - 1, folds * stream)
-    return max(folds * (body + preload) - 1, folds * stream)  # the max only binds on a 1 x 1 os array
+    busy = stream if fill_overlap else stream + skew
+    per_fold = max(busy, preload) if preload_overlap else busy + preload
+    once = (skew if fill_overlap else 0) + (preload if preload_overlap else 0)
+    return max(folds * per_fold + once - 1, folds * stream)  # the max only binds on a 1 x 1 os array
 
 
 def compute_cycles(op: Op, rows: int, cols: int, dataflow: str, *, scalesim_ofmap: bool = True) -> int:
@@ -401,7 +406,7 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     clock = accelerator.tech.clock_hz
     bandwidth = off.bytes_per_s(clock) / clock if off else _INF  # bytes per cycle, all cores together
 
-    overlap = unit.preload_overlap
+    overlap, fill = unit.preload_overlap, unit.fill_overlap
 
     def run(option, shared=None):
         """((cycles, compute, stall) of the busiest core, summed [sram rd, sram wr, dram rd, dram wr]);
@@ -410,7 +415,7 @@ def cost(op: Op, unit, accelerator) -> OpCost:
         per_core = []
         for (mm, nn, b), c in option:
             compute = gemm_cycles(mm, nn, k, rows, cols, df, batch=b, macs_per_cycle=mpc, pipeline_depth=depth,
-                                  min_stream=min_stream, preload_overlap=overlap)
+                                  min_stream=min_stream, preload_overlap=overlap, fill_overlap=fill)
             folds, moved = _operand_bytes(mm, nn, k, rows, cols, df, b, a_bits, w_bits, acc_bits, a_bits, capacity)
             per_core.append((compute, folds, dict(zip(OPERANDS, moved)), c))
         broadcast = max((m_[shared][2] for *_, m_, _c in per_core), default=0.0) if shared else 0.0

@@ -1,7 +1,7 @@
 """Purpose: pin the properties of `sim.systolic` that do not depend on SCALE-Sim's data (those are in
 `tests/validation/test_scalesim.py`): roofline bound, what is and is not monotone, utilisation,
 the traffic model's loop-order choice (fetch once / re-fetch per fold / blocked), bandwidth stalls,
-multi-core splitting with a broadcast shared operand, fold pipelining (preload_overlap), errors."""
+multi-core splitting with a broadcast shared operand, fold pipelining (preload/fill overlap), errors."""
 
 from __future__ import annotations
 
@@ -265,11 +265,21 @@ def test_preload_overlap_pays_only_the_first_preload():
     assert gemm_cycles(256, 256, 256, 32, 32, "os", preload_overlap=True) == gemm_cycles(256, 256, 256, 32, 32, "os")
 
 
+def test_fill_overlap_pays_one_fill_and_drain():
+    """A fold starts when the previous one has streamed in: 16 folds of 256 streamed cycles, one skew (62)
+    at the end; with preloads overlapped too, a 32-cycle preload hides under each 256-cycle fold."""
+    assert gemm_cycles(256, 256, 256, 32, 32, "os", fill_overlap=True) == 64 * 256 + 62 - 1
+    assert gemm_cycles(256, 256, 256, 32, 32, "ws", fill_overlap=True) == 64 * (256 + 32) + 62 - 1
+    assert gemm_cycles(256, 256, 256, 32, 32, "ws", fill_overlap=True, preload_overlap=True) == 32 + 64 * 256 + 62 - 1
+    # a fold shorter than the preload waits for it: 4 streamed cycles, 32-cycle preloads
+    assert gemm_cycles(4, 256, 256, 32, 32, "ws", fill_overlap=True, preload_overlap=True) == 32 + 64 * 32 + 62 - 1
+
+
 def test_preload_overlap_is_a_unit_field_off_by_default():
     op = gemm(256, 256, 256, dtype="int8")
     plain = machine(dataflow="ws")
     unit = plain.units[0].model_copy(update={"preload_overlap": True})
-    assert plain.units[0].preload_overlap is False
+    assert plain.units[0].preload_overlap is False and plain.units[0].fill_overlap is False
     assert cost(op, plain.units[0], plain).compute_cycles == gemm_cycles(256, 256, 256, 32, 32, "ws")
     assert cost(op, unit, plain).compute_cycles == gemm_cycles(256, 256, 256, 32, 32, "ws", preload_overlap=True)
     with pytest.raises(ValueError, match="preload_overlap"):
