@@ -116,7 +116,8 @@ core's SRAM is filled with its own copy; other traffic sums over cores.  For sta
 its own bytes plus an equal share of the broadcast ones.
 
 Left out: SCALE-Sim's exact per-cycle SRAM/DRAM trace, bank conflicts, DRAM timing (see `sim.dram`),
-sparsity, loop orders that also cut the streamed dimension ``T`` into chunks, and the prologue/epilogue of the op's first load and last store.
+sparsity, loop orders that also cut the streamed dimension ``T`` into chunks, and the prologue/epilogue
+of the op's first load and last store.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ DRAM bytes for the buffer sizes and broadcasts the operand its 8 cores share, so
 authors' NeuPIMSystolicWS does (``preload_overlap``, ``fill_overlap``: weight preload and fill/drain
 hidden under the neighbouring tiles), so the NPU GEMMs run at ~99% of peak on the whole batch and near
 the HBM roofline on a sub-batch.  With PIM time a quarter of the step, overlapping it with the NPU can
-gain at most 1.36x over blocked execution (306 vs 225 us on GPT3-7B): naive NPU+PIM lands at 1.17x.  NPU-only attention on the
-systolic array now streams at the KV cache's memory time (311 us for 314 MB, 307 us at 1 TB/s).
+gain at most 1.36x over blocked execution (306 vs 225 us on GPT3-7B): naive NPU+PIM lands at 1.17x.
+NPU-only attention on the systolic array now streams at the KV cache's memory time (311 us for 314 MB, 307 us at 1 TB/s).
 
 Reproduce the table: ``python -m pytest -q tests/validation/test_neupims.py -s``.
 """
@@ -132,9 +132,10 @@ def test_throughput_over_npu_only(table):
 
 @pytest.mark.xfail(strict=True, reason=(
     "measured 1.17x vs published 1.6x: PIM attention is ~25% of a NeuPIMs step (66 of 262 us on GPT3-7B) and "
-    "the NPU GEMMs, at ~99% of peak and near the HBM roofline, the rest, so even hiding all PIM time behind the NPU gains "
-    "at most 1.36x here (naive 306 us vs 225 us of NPU busy time); the paper's larger gain would need a larger attention share (its per-trace context "
-    "lengths and evaluation section could not be read; we run the 300-token mean)"))
+    "the NPU GEMMs, at ~99% of peak and near the HBM roofline, the rest, so even hiding all PIM time behind the "
+    "NPU gains at most 1.36x here (naive 306 us vs 225 us of NPU busy time); the paper's larger gain would need "
+    "a larger attention share (its per-trace context lengths and evaluation section could not be read; we run "
+    "the 300-token mean)"))
 def test_throughput_over_naive_npu_pim(table):
     check(table, "neupims-naive")
 
