@@ -43,7 +43,8 @@ authors' NeuPIMSystolicWS does (``preload_overlap``, ``fill_overlap``: weight pr
 hidden under the neighbouring tiles), so the NPU GEMMs run at ~99% of peak on the whole batch and near
 the HBM roofline on a sub-batch.  With PIM time a quarter of the step, overlapping it with the NPU can
 gain at most 1.36x over blocked execution (306 vs 225 us on GPT3-7B): naive NPU+PIM lands at 1.17x.
-NPU-only attention on the systolic array now streams at the KV cache's memory time (311 us for 314 MB, 307 us at 1 TB/s).
+NPU-only attention on the systolic array now streams at the KV cache's memory time (311 us for 314 MB,
+307 us at 1 TB/s).
 
 Reproduce the table: ``python -m pytest -q tests/validation/test_neupims.py -s``.
 """
