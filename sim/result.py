@@ -29,12 +29,14 @@ import functools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.ppa import ENERGY_COMPONENTS, area_cached, leakage_w
+
+if TYPE_CHECKING:  # pandas is imported when a table is made (a DSE point never makes one)
+    import pandas as pd
 
 
 class Result:
@@ -102,6 +104,8 @@ class Result:
 
     @classmethod
     def from_parquet(cls, directory: str | Path) -> Result:
+        import pandas as pd
+
         d = Path(directory)
         trace = json.loads((d / "trace.json").read_text()) if (d / "trace.json").exists() else []
         return cls(pd.read_parquet(d / "per_op.parquet"), json.loads((d / "summary.json").read_text()), trace)
@@ -117,6 +121,8 @@ def _plain(v: Any) -> Any:
 
 
 def _frame(split: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.DataFrame({c: split["data"][c] for c in split["columns"]}, columns=split["columns"])
     for c, t in split["dtypes"].items():
         if t in ("object", "str", "string") or t.startswith("string"):
@@ -137,6 +143,8 @@ class _Columns:
         return len(self.cols["name"])
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         per_op = pd.DataFrame(self.cols)
         ecols = self.energy_cols
         per_op.insert(per_op.columns.get_loc(ecols[-1]) + 1, "energy_j", per_op[ecols].sum(axis=1))

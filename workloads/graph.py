@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-import pandas as pd
 
 from workloads.op import Op, OpKind
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Graph:
@@ -132,6 +134,8 @@ class Graph:
 
     def summary(self) -> pd.DataFrame:
         """One row per op, in topological order."""
+        import pandas as pd
+
         return pd.DataFrame([op.to_row() for op in self.ops()])
 
     def __repr__(self) -> str:
