@@ -404,7 +404,7 @@ def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn
 
 def run_simpy(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn | None = None) -> Timeline:
     """The reference implementation of the model (module docstring) as simpy processes: `run`'s
-    executable specification, identical timelines and traces, about 3x slower (``benchmarks/bench_engine.py
+    executable specification, identical timelines and traces, about 2x the CPU time (``benchmarks/bench_engine.py
     --compare``)."""
     import simpy
 

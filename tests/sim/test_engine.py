@@ -1,7 +1,9 @@
 """Purpose: pin the engine's scheduling and overlap model (`sim.engine` docstring) by whole timelines, on a
 test-only unit type whose cost model is exact: an op ``gemm(m=C, n=B, k=1)`` computes for ``C`` cycles
 and moves ``B`` bytes through DRAM.  Clock 1 Hz and DRAM 1 B/s make seconds = cycles = bytes.
-Also: unit choice, errors, and memoisation of costs across repeated layers and runs."""
+Also: unit choice, errors, memoisation of costs across repeated layers and runs, and the heap engine
+(`engine.run`, every test above) giving the same timeline and trace as the simpy reference (`engine.run_simpy`)
+on random graphs and on every preset."""
 
 from __future__ import annotations
 
