@@ -57,8 +57,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pandas as pd
-
 from sim.cost import OpCost, cost_model, graph_pass, result_pass
 from workloads.graph import Graph
 from workloads.op import Op, OpKind
@@ -201,6 +199,8 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
         io_pj = dram_pj_per_byte(accelerator.tier(u.memory))
         pim_j.append((c.get("pim_act", 0.0) * u.act_energy_pj + c.get("pim_io_bytes", 0.0) * io_pj
                       + c.get("pim_internal_read_bytes", 0.0) * 8 * u.internal_read_pj_per_bit) * 1e-12)
+    import pandas as pd
+
     col = pd.Series(pim_j, index=df.index)
     if "energy_pim_j" in df.columns:  # idempotent: replace, never add twice
         df["energy_j"] -= df["energy_pim_j"]
