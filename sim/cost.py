@@ -80,62 +80,49 @@ def cost_model(unit_type: str, kinds: Iterable[OpKind]) -> Callable[[CostFn], Co
 
 
 GraphPassFn = Callable[[Any, Any], Any]
+ResultPassFn = Callable[[Any, Any, Any], Any]
 _PASSES: dict[str, GraphPassFn] = {}
+_RESULT_PASSES: dict[str, ResultPassFn] = {}
+
+
+def _registrar(table: dict[str, Callable], what: str, unit_type: str) -> Callable[[Callable], Callable]:
+    def deco(fn: Callable) -> Callable:
+        if unit_type in table and table[unit_type] is not fn:
+            raise ValueError(f"a {what} for unit type {unit_type!r} is already registered")
+        table[unit_type] = fn
+        return fn
+
+    return deco
+
+
+def _present_passes(table: dict[str, Callable], accelerator: Any) -> list[Callable]:
+    """The passes in `table` of the unit types present in `accelerator` (unit order, each type once)."""
+    _ensure_loaded()
+    types = dict.fromkeys(u.type for u in accelerator.units)
+    return [table[t] for t in types if t in table]
 
 
 def graph_pass(unit_type: str) -> Callable[[GraphPassFn], GraphPassFn]:
     """Register `fn(graph, accelerator) -> Graph` as the graph pass of units of `unit_type`."""
-
-    def deco(fn: GraphPassFn) -> GraphPassFn:
-        if unit_type in _PASSES and _PASSES[unit_type] is not fn:
-            raise ValueError(f"a graph pass for unit type {unit_type!r} is already registered")
-        _PASSES[unit_type] = fn
-        return fn
-
-    return deco
-
-
-def prepare(graph: Any, accelerator: Any) -> Any:
-    """Apply the graph passes of the unit types present in `accelerator` (unit order, each type once)."""
-    _ensure_loaded()
-    seen: set[str] = set()
-    for unit in accelerator.units:
-        if unit.type in seen:
-            continue
-        seen.add(unit.type)
-        fn = _PASSES.get(unit.type)
-        if fn is not None:
-            graph = fn(graph, accelerator)
-    return graph
-
-
-ResultPassFn = Callable[[Any, Any, Any], Any]
-_RESULT_PASSES: dict[str, ResultPassFn] = {}
+    return _registrar(_PASSES, "graph pass", unit_type)
 
 
 def result_pass(unit_type: str) -> Callable[[ResultPassFn], ResultPassFn]:
     """Register `fn(result, graph, accelerator) -> Result` as the result pass of units of `unit_type`."""
+    return _registrar(_RESULT_PASSES, "result pass", unit_type)
 
-    def deco(fn: ResultPassFn) -> ResultPassFn:
-        if unit_type in _RESULT_PASSES and _RESULT_PASSES[unit_type] is not fn:
-            raise ValueError(f"a result pass for unit type {unit_type!r} is already registered")
-        _RESULT_PASSES[unit_type] = fn
-        return fn
 
-    return deco
+def prepare(graph: Any, accelerator: Any) -> Any:
+    """Apply the graph passes of the unit types present in `accelerator` (unit order, each type once)."""
+    for fn in _present_passes(_PASSES, accelerator):
+        graph = fn(graph, accelerator)
+    return graph
 
 
 def finish(result: Any, graph: Any, accelerator: Any) -> Any:
     """Apply the result passes of the unit types present in `accelerator` (unit order, each type once)."""
-    _ensure_loaded()
-    seen: set[str] = set()
-    for unit in accelerator.units:
-        if unit.type in seen:
-            continue
-        seen.add(unit.type)
-        fn = _RESULT_PASSES.get(unit.type)
-        if fn is not None:
-            result = fn(result, graph, accelerator)
+    for fn in _present_passes(_RESULT_PASSES, accelerator):
+        result = fn(result, graph, accelerator)
     return result
 
 
