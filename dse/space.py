@@ -30,8 +30,10 @@ and hypervolumes are reported in 1, 2 or 3 dimensions).
 
 ``strategy``: ``grid`` (every point, last axis fastest; a budget, if given, must cover the grid),
 ``random``, ``nsga2`` or ``tpe`` (a ``budget`` of distinct points is required), a ``seed``, the NSGA-II
-``population`` and the TPE ``batch``.  Workloads' metrics are combined with their weights (see
-`dse.runner.aggregate`).
+``population`` and the TPE ``batch``.  ``nsga2`` takes a ``library``: ``builtin`` (the default, coex's own
+NSGA-II) or ``pymoo`` (pymoo's NSGA-II through ask/tell; needs pymoo, in coex's ``dev`` extra), e.g.
+``strategy: {name: nsga2, library: pymoo, budget: 240, seed: 0}``.  Workloads' metrics are combined with
+their weights (see `dse.runner.aggregate`).
 
 ``evaluator`` (default ``sim``) may name another ``module:function`` taking a point's parameters
 and returning metrics; tests use this to run the loop without the simulator.
@@ -206,6 +208,14 @@ class StrategySpec(_Model):
     seed: int = 0
     population: int = Field(24, ge=4, description="nsga2: individuals per generation")
     batch: int = Field(8, ge=1, description="tpe: points asked per round (kept independent of --workers)")
+    library: Literal["builtin", "pymoo"] = Field("builtin", description="nsga2: coex's own NSGA-II or pymoo's")
+
+    @model_validator(mode="after")
+    def _library_is_for_nsga2(self) -> StrategySpec:
+        if self.library != "builtin" and self.name != "nsga2":
+            raise ValueError(f"strategy.library: {self.library!r} is an NSGA-II implementation; "
+                             f"strategy {self.name!r} takes no library (use name: nsga2)")
+        return self
 
 
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
@@ -377,6 +387,8 @@ class Space(_Model):
         d["axis_order"] = list(self.axes)
         if ignore_budget:
             d["strategy"].pop("budget", None)
+        if d["strategy"].get("library") == "builtin":  # the default: fingerprints of older runs stay valid
+            d["strategy"].pop("library")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @cached_property
@@ -454,6 +466,13 @@ class Space(_Model):
             except ImportError:
                 raise SpaceError(f"{origin}: strategy: 'tpe' needs optuna (pip install optuna); "
                                  "or use nsga2 or random") from None
+        if self.strategy.library == "pymoo":
+            from dse.strategies import _pymoo_missing
+
+            try:
+                from pymoo.algorithms.moo.nsga2 import NSGA2  # noqa: F401
+            except ImportError:
+                raise SpaceError(f"{origin}: {_pymoo_missing()}") from None
 
 
 def _resolve_base(base: str, root: Path) -> str | Path:

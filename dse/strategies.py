@@ -19,6 +19,17 @@ the start, answering stored points from the store, so a replay must ask exactly 
   axes, a random other value on categorical ones); constraint handling by Deb's constrained domination
   (feasible beats infeasible, smaller total violation beats larger; failed points have infinite violation).
   Children already evaluated are redrawn, so each generation spends budget on new points only.
+  This is ``nsga2`` (or ``nsga2`` with ``library: builtin``).
+- `PymooNsga2` (``nsga2`` with ``library: pymoo``): pymoo's NSGA-II (Blank & Deb, IEEE Access 2020) through
+  its ask/tell interface (``algorithm.setup(problem, seed=...)``, ``ask()``, ``tell(infills=pop)``) over
+  the same integer genomes: integer random sampling, SBX crossover and polynomial mutation with
+  rounding repair (pymoo's documented recipe for integer variables; categorical axes are treated as
+  their value index too), one inequality constraint ``G = violation`` (failed points: `FAILED_G`),
+  and a duplicate elimination that also rejects every genome asked before, so budget counts distinct
+  points; each generation gets at most `PymooNsga2.MAX_TRIES` mating rounds of a whole population of
+  children, and a generation that finds no unseen child ends the run below its budget (pymoo's
+  population has converged).  Axes with a single value are left out of pymoo's problem.  Deterministic
+  for the seed (pymoo >= 0.6.2 draws from its own ``numpy.random.Generator``); needs pymoo (``dev`` extra).
 - `Tpe`: optuna's TPE sampler (multi-objective and constrained), `batch` points per round; needs optuna.
 """
 
@@ -247,6 +258,110 @@ class Nsga2:
         self.generation += 1
 
 
+# ---- NSGA-II through pymoo ------------------------------------------------------------------------
+FAILED_G = 1e30  # the constraint value of a failed point: worse than any real violation, still finite
+
+
+def _pymoo_missing() -> str:
+    return ("strategy: 'nsga2' with library 'pymoo' needs pymoo>=0.6.2 (coex's dev extra: "
+            "pip install -e '.[dev]', or pip install pymoo); or drop 'library' for the built-in NSGA-II")
+
+
+class PymooNsga2:
+    # pymoo's integer recipe (docs, "Discrete Variable Problem"): SBX and PM with a small distribution
+    # index so that rounded children still move; eta = 3 as there, assumed suitable for index genomes.
+    ETA = 3.0
+    MAX_TRIES = 10  # mating rounds (a generation of children each) per generation; assumed, keeps tests fast
+
+    def __init__(self, space: Space):
+        try:
+            from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
+            from pymoo.core.mating import Mating
+            from pymoo.core.duplicate import DuplicateElimination
+            from pymoo.core.evaluator import Evaluator
+            from pymoo.core.problem import Problem
+            from pymoo.core.termination import NoTermination
+            from pymoo.operators.crossover.sbx import SBX
+            from pymoo.operators.mutation.pm import PM
+            from pymoo.operators.repair.rounding import RoundingRepair
+            from pymoo.operators.sampling.rnd import IntegerRandomSampling
+            from pymoo.operators.selection.tournament import TournamentSelection
+            from pymoo.problems.static import StaticProblem
+        except ImportError:
+            raise ValueError(_pymoo_missing()) from None
+        self.space = space
+        self.lengths = [len(v) for v in space.axes.values()]
+        self.free = [i for i, n in enumerate(self.lengths) if n > 1]  # the genes pymoo varies
+        self.seen: set[Genome] = set()
+        self.m = len(space.objectives)
+        self._static, self._evaluator = StaticProblem, Evaluator
+        owner = self
+
+        class Archive(DuplicateElimination):  # duplicates within a batch, of the population, of all asked
+            def _do(self, pop, other, is_duplicate):
+                X = [owner._genome(x) for x in pop.get("X")]
+                if other is None:
+                    mine: set[Genome] = set()
+                    for i, g in enumerate(X):
+                        is_duplicate[i] = g in mine or g in owner.seen
+                        mine.add(g)
+                else:
+                    theirs = {owner._genome(x) for x in other.get("X")}
+                    for i, g in enumerate(X):
+                        is_duplicate[i] = is_duplicate[i] or g in theirs
+                return is_duplicate
+
+        class FullMating(Mating):  # a whole generation of children per try, not only the few missing
+            def _do(self, problem, pop, n_offsprings, **kwargs):
+                return super()._do(problem, pop, max(n_offsprings, owner.size), **kwargs)
+
+        self.size = space.strategy.population
+        n_var = max(1, len(self.free))
+        xu = np.array([self.lengths[i] - 1 for i in self.free] or [0])
+        self.problem = Problem(n_var=n_var, n_obj=self.m, n_ieq_constr=1, xl=np.zeros(n_var), xu=xu, vtype=int)
+        archive = Archive()
+        mating = FullMating(TournamentSelection(func_comp=binary_tournament),
+                            SBX(prob=1.0, eta=self.ETA, vtype=float, repair=RoundingRepair()),
+                            PM(prob=1.0, eta=self.ETA, vtype=float, repair=RoundingRepair()),
+                            eliminate_duplicates=archive, n_max_iterations=self.MAX_TRIES)
+        self.algorithm = NSGA2(pop_size=self.size, sampling=IntegerRandomSampling(), mating=mating,
+                               eliminate_duplicates=archive)
+        self.algorithm.setup(self.problem, seed=space.strategy.seed, termination=NoTermination())
+        self.pending = None
+
+    def _genome(self, x) -> Genome:
+        g = [0] * len(self.lengths)
+        for i, v in zip(self.free, x):
+            g[i] = int(round(float(v)))
+        return tuple(g)
+
+    def ask(self) -> list[Genome]:
+        left = min(self.space.budget, self.space.size) - len(self.seen)
+        if left <= 0:
+            return []
+        pop = self.algorithm.ask()
+        if pop is None or len(pop) == 0:
+            return []
+        pop = pop[:left]
+        batch = [self._genome(x) for x in pop.get("X")]
+        self.seen.update(batch)
+        self.pending = pop
+        return batch
+
+    def tell(self, genomes: list[Genome], outcomes: list[Outcome]) -> None:
+        pop, self.pending = self.pending, None
+        F = np.zeros((len(genomes), self.m))
+        G = np.zeros((len(genomes), 1))
+        for k, o in enumerate(outcomes):
+            if o.failed or any(math.isnan(x) or math.isinf(x) for x in o.objectives):
+                G[k, 0] = FAILED_G  # F stays 0: pymoo ranks infeasible points by G alone
+            else:
+                F[k] = o.objectives
+                G[k, 0] = min(float(o.violation), FAILED_G)
+        self._evaluator().eval(self._static(self.problem, F=F, G=G), pop)
+        self.algorithm.tell(infills=pop)
+
+
 # ---- TPE (optuna) --------------------------------------------------------------------------------
 class Tpe:
     def __init__(self, space: Space):
@@ -313,4 +428,6 @@ def _constraints_attr(trial) -> list[float]:  # optuna < 5
 
 
 def make_strategy(space: Space) -> Strategy:
+    if space.strategy.name == "nsga2" and space.strategy.library == "pymoo":
+        return PymooNsga2(space)
     return {"grid": Grid, "random": RandomSearch, "nsga2": Nsga2, "tpe": Tpe}[space.strategy.name](space)

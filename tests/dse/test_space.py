@@ -105,6 +105,8 @@ def _error(tmp_path: Path, **changes) -> str:
     ({"strategy": {"name": "nsga2"}}, ["strategy.budget", "needs a budget"]),
     ({"strategy": {"name": "grid", "budget": 3}}, ["strategy.budget", "below the grid's 1024"]),
     ({"strategy": {"name": "annealing", "budget": 3}}, ["strategy.name", "'nsga2'"]),
+    ({"strategy": {"name": "random", "budget": 3, "library": "pymoo"}}, ["strategy.library", "takes no library"]),
+    ({"strategy": {"name": "nsga2", "budget": 3, "library": "deap"}}, ["strategy.library", "'builtin' or 'pymoo'"]),
     ({"strategy": {"name": "random", "budget": 3, "popsize": 4}}, ["strategy.popsize", "unknown field", "population"]),
     ({"workloads": [{"name": "bert-base", "weight": 0}]}, ["workloads.0.weight", "greater than 0"]),
     ({"base": "tpu-v9"}, ["base", "unknown accelerator 'tpu-v9'", "tpu-v1"]),
@@ -144,6 +146,28 @@ def test_tpe_without_optuna_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(SpaceError, match="strategy: 'tpe' needs optuna"):
         Space.from_dict(toy_dict(strategy={"name": "tpe", "budget": 10}), origin="space.yaml")
+
+
+def test_pymoo_without_pymoo_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pymoo", None)
+    with pytest.raises(SpaceError, match=r"space.yaml: strategy: 'nsga2' with library 'pymoo' needs pymoo.*dev extra"):
+        Space.from_dict(toy_dict(strategy={"name": "nsga2", "library": "pymoo", "budget": 10}), origin="space.yaml")
+
+
+def test_fingerprint_keeps_the_builtin_default_and_tells_pymoo_apart(toy_space):
+    import hashlib
+    import json
+
+    a = toy_space(strategy={"name": "nsga2", "budget": 10})
+    assert a.strategy.library == "builtin"
+    d = a.model_dump(mode="json")
+    d["axis_order"] = list(a.axes)
+    d["strategy"].pop("budget")
+    d["strategy"].pop("library")
+    # the formula of runs stored before `library` existed: they still resume
+    assert a.fingerprint() == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    assert a.fingerprint() == toy_space(strategy={"name": "nsga2", "budget": 10, "library": "builtin"}).fingerprint()
+    assert a.fingerprint() != toy_space(strategy={"name": "nsga2", "budget": 10, "library": "pymoo"}).fingerprint()
 
 
 def test_fingerprint_ignores_budget_only(toy_space):
