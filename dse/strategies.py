@@ -263,8 +263,8 @@ FAILED_G = 1e30  # the constraint value of a failed point: worse than any real v
 
 
 def _pymoo_missing() -> str:
-    return ("strategy: 'nsga2' with library 'pymoo' needs pymoo>=0.6.2 (coex's dev extra: "
-            "pip install -e '.[dev]', or pip install pymoo); or drop 'library' for the built-in NSGA-II")
+    return ("strategy: 'nsga2' with library 'pymoo' needs pymoo>=0.6.2, which coex's dev extra installs "
+            "(pip install 'pymoo>=0.6.2'); or drop 'library' for the built-in NSGA-II")
 
 
 class PymooNsga2:
