@@ -1,4 +1,4 @@
-"""Simulation: cost models (one module per unit family), the simpy engine, PPA accounting.
+"""Simulation: cost models (one module per unit family), the engine (simpy-referenced event heap), PPA accounting.
 
     simulate(graph_or_op, accelerator, *, trace=False) -> Result
 
