@@ -104,6 +104,8 @@ def sim(
     if fmt:
         tot.add_row("linear-layer formats", ", ".join(f"{k}={v}" for k, v in fmt.items()))
     out.print(tot)
+    for note in s.get("notes", []):
+        out.print(f"note: {note}", markup=False)
     if out_dir is not None:
         out.print(f"report: {paths['html']}")
 

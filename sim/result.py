@@ -278,6 +278,10 @@ def _summary(graph, accelerator, timeline, table: _Columns, components, tiers, a
     s["peak_flops_per_s"] = _peak_flops(unit, op_cycles, flops, util) * clock
     s["offchip_bytes_per_s"] = float(sum(m.bytes_per_s(clock) for m in accelerator.off_chip))
     s["offchip_tiers"] = [m.name for m in accelerator.off_chip]
+    if accelerator.sockets > 1:
+        s["sockets"] = accelerator.sockets
+        notes.append(f"{accelerator.sockets} sockets: latency and throughput are the whole machine's; energy_j, "
+                     f"power_w and area_mm2 are one socket's")
     s["notes"] = notes
     return s
 

@@ -132,3 +132,16 @@ def test_sim_report_on_sn40l_lists_its_fused_sections(tmp_path):
 
     sections = pd.read_csv(tmp_path / "sections.csv")
     assert len(sections) >= 1 and sections["ops"].sum() > 0
+
+
+def test_sim_says_what_multi_socket_figures_cover():
+    """On an 8-socket node the summary counts the sockets and the printed notes say energy/power/area are per
+    socket; a one-socket preset carries no such note."""
+    res = runner.invoke(app, ["sim", "--arch", "sn40l-node", "--workload", "llama2-7b", "--phase", "decode",
+                              "--kv-len", "128"])
+    assert res.exit_code == 0, res.output
+    assert "note: 8 sockets:" in " ".join(res.output.split())
+    js = json.loads(runner.invoke(app, ["sim", "--arch", "sn40l-node", "--workload", "bert-base", "--json"]).output)
+    assert js["sockets"] == 8 and any("one socket's" in n for n in js["notes"])
+    js1 = json.loads(runner.invoke(app, ["sim", "--arch", "sn40l", "--workload", "bert-base", "--json"]).output)
+    assert "sockets" not in js1 and not any("sockets" in n for n in js1["notes"])
