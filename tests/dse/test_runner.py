@@ -107,12 +107,10 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from dse.cli import main; main()", *args]
 
 
-def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
-    """SIGKILL a 2-worker `dse run` mid-way, resume it, and compare with an uninterrupted run."""
-    space_file = tmp_path / "space.yaml"
-    space_file.write_text(yaml.safe_dump(toy_dict(axes={"units.mxu.rows": "8..128 step 8",
-                                                        "units.mxu.cols": "8..128 step 8"},
-                                                  strategy={"name": "nsga2", "budget": 160, "population": 16})))
+def kill_then_resume(space_file: Path, tmp_path: Path, kill_at: int) -> tuple[Path, dict, dict]:
+    """Start a 2-worker `dse run` of `space_file`, SIGKILL it (and its workers) once `kill_at` points are
+    stored, resume it, and check that no stored point was lost or rewritten and none evaluated twice.
+    Returns the run dir and the stored records before the kill and after the resume."""
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COEX_TOY_SLEEP": "0.01", "COEX_TOY_LOG": str(tmp_path / "log1")}
     proc = subprocess.Popen(_cli("run", str(space_file), "--out", str(run_dir), "--workers", "2", "--no-progress"),
@@ -120,22 +118,19 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
                             stderr=subprocess.PIPE)
     db = run_dir / "results.sqlite"
     deadline = time.monotonic() + 60
-    n = 0
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
             try:
-                n = sqlite3.connect(db).execute("SELECT COUNT(*) FROM points").fetchone()[0]
+                if sqlite3.connect(db).execute("SELECT COUNT(*) FROM points").fetchone()[0] >= kill_at:
+                    break
             except sqlite3.OperationalError:
-                n = 0
-            if n >= 40:
-                break
+                pass
         time.sleep(0.02)
     assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()}"
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers: a process group this test started
     proc.wait()
     with Store.open(run_dir) as s:
         before = {r.key: r for r in s.records()}
-    assert 40 <= len(before) < 160
 
     env["COEX_TOY_LOG"] = str(tmp_path / "log2")
     res = subprocess.run(_cli("run", str(space_file), "--resume", str(run_dir), "--workers", "2", "--no-progress",
@@ -146,7 +141,17 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
     assert all(after[k] == r for k, r in before.items())  # nothing lost, nothing rewritten
     resumed_evals = (tmp_path / "log2").read_text().splitlines()
     assert len(resumed_evals) == len(after) - len(before)  # nothing evaluated twice
+    return run_dir, before, after
 
+
+def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
+    """SIGKILL a 2-worker `dse run` mid-way, resume it, and compare with an uninterrupted run."""
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text(yaml.safe_dump(toy_dict(axes={"units.mxu.rows": "8..128 step 8",
+                                                        "units.mxu.cols": "8..128 step 8"},
+                                                  strategy={"name": "nsga2", "budget": 160, "population": 16})))
+    run_dir, before, _ = kill_then_resume(space_file, tmp_path, kill_at=40)
+    assert 40 <= len(before) < 160
     run(Space.from_yaml(space_file), tmp_path / "whole")  # uninterrupted, in this process
     assert rows(run_dir) == rows(tmp_path / "whole")
 
