@@ -185,12 +185,11 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
     from sim.ppa import dram_pj_per_byte
 
     units = {u.name: u for u in accelerator.units_of("pim") if u.placement == "in_bank"}
-    if not units or result.per_op.empty:
+    if not units:
         return result
     key = accelerator_key(accelerator)
-    df = result.per_op.copy()
     pim_j = []
-    for name, unit_name in zip(df["name"], df["unit"]):
+    for name, unit_name in zip(result.column("name"), result.column("unit")):
         u = units.get(unit_name)
         if u is None:
             pim_j.append(0.0)
@@ -199,19 +198,4 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
         io_pj = dram_pj_per_byte(accelerator.tier(u.memory))
         pim_j.append((c.get("pim_act", 0.0) * u.act_energy_pj + c.get("pim_io_bytes", 0.0) * io_pj
                       + c.get("pim_internal_read_bytes", 0.0) * 8 * u.internal_read_pj_per_bit) * 1e-12)
-    import pandas as pd
-
-    col = pd.Series(pim_j, index=df.index)
-    if "energy_pim_j" in df.columns:  # idempotent: replace, never add twice
-        df["energy_j"] -= df["energy_pim_j"]
-        df = df.drop(columns="energy_pim_j")
-    df.insert(df.columns.get_loc("energy_j"), "energy_pim_j", col)
-    df["energy_j"] += col
-    summary = dict(result.summary)
-    total = float(col.sum())
-    old = float(summary.get("energy_pim_j", 0.0))
-    summary["energy_pim_j"] = total
-    summary["energy_j"] = summary.get("energy_j", 0.0) - old + total
-    lat = summary.get("latency_s") or 0.0
-    summary["power_w"] = summary["energy_j"] / lat if lat else 0.0
-    return type(result)(df, summary, result.trace)
+    return result.with_energy("pim", pim_j)

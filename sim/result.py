@@ -71,6 +71,47 @@ class Result:
         return (f"Result(per_op=<{rows} ops>, summary={{latency_s: {self.summary.get('latency_s')!r}, ...}}, "
                 f"trace=<{len(self.trace)} events>)")
 
+    def column(self, name: str) -> list[Any]:
+        """One per-op column as a list, without making the DataFrame if it is not made yet."""
+        if self._per_op is not None:
+            return self._per_op[name].tolist()
+        return list(self._columns.cols[name])  # type: ignore[union-attr]
+
+    def with_energy(self, component: str, joules: list[float]) -> Result:
+        """A copy with the per-op energy column ``energy_<component>_j`` set to `joules` (one value per op, in
+        table order; an earlier column of that name is replaced, never added twice), ``energy_j`` per op and in
+        the summary grown by the difference, and ``power_w`` recomputed.  On a table not yet made it works on
+        the plain columns, so a result pass does not make the DataFrame for a caller that never reads it."""
+        col = f"energy_{component}_j"
+        summary = dict(self.summary)
+        total = math.fsum(joules)
+        summary["energy_j"] = summary.get("energy_j", 0.0) - float(summary.get(col, 0.0)) + total
+        summary[col] = total
+        lat = summary.get("latency_s") or 0.0
+        summary["power_w"] = summary["energy_j"] / lat if lat else 0.0
+        if self._per_op is None:
+            cols, ecols = self._columns.cols, self._columns.energy_cols  # type: ignore[union-attr]
+            if col in cols:
+                new = {**cols, col: list(joules)}
+            else:  # after the last energy column, where the table puts it
+                new = {}
+                for k, v in cols.items():
+                    new[k] = v
+                    if k == ecols[-1]:
+                        new[col] = list(joules)
+                ecols = [*ecols, col]
+            return Result(None, summary, self.trace, columns=_Columns(new, ecols))
+        import pandas as pd
+
+        df = self.per_op.copy()
+        values = pd.Series(joules, index=df.index, dtype="float64")
+        if col in df.columns:
+            df["energy_j"] -= df[col]
+            df = df.drop(columns=col)
+        df.insert(df.columns.get_loc("energy_j"), col, values)
+        df["energy_j"] += values
+        return Result(df, summary, self.trace)
+
     # ---- files (only where the caller says) ------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         df = self.per_op

@@ -254,3 +254,17 @@ def test_bad_policy_fields_name_field_value_and_expectation():
         arch.load("neupims", {"units.pim.dispatch_kinds": ["softmax"]})
     with pytest.raises(arch.ArchError, match=r"\(pim\)\.sub_batches: got 0; expected an integer > 0"):
         arch.load("neupims", {"units.pim.sub_batches": 0})
+
+
+def test_pim_energy_is_the_same_whether_or_not_the_table_was_made_and_never_counted_twice():
+    """The PIM result pass prices the plain columns (no DataFrame for a DSE point); applied again to a result
+    whose table was made, it replaces its column rather than adding a second one."""
+    g = tiny_decoder(8)
+    r = sim.simulate(g, NEUPIMS)
+    assert r._per_op is None  # simulate did not make the table
+    made = r.per_op
+    again = pim.price(r, sim.cost.prepare(g, NEUPIMS), NEUPIMS)
+    assert list(again.per_op.columns) == list(made.columns)
+    assert again.per_op["energy_j"].tolist() == pytest.approx(made["energy_j"].tolist())
+    assert again.summary["energy_j"] == pytest.approx(r.summary["energy_j"])
+    assert again.summary["energy_pim_j"] == pytest.approx(r.summary["energy_pim_j"]) and r.summary["energy_pim_j"] > 0
