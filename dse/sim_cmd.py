@@ -79,13 +79,13 @@ def sim(
         _print_json({"workload": workload, "arch": accelerator.name, **s})
         return
 
-    from reports.ppa import per_layer
+    from reports.ppa import layer_rows, top_layers
 
-    layers = per_layer(result.per_op)
+    layers = layer_rows(result)  # plain Python: the console path imports no pandas
     table = Table(title=f"{workload} on {accelerator.name}: per layer (top {min(top, len(layers))} by latency)")
     for col in ("layer", "ops", "cycles", "latency", "util", "energy"):
         table.add_column(col, justify="right" if col != "layer" else "left")
-    for _, r in layers.sort_values("latency_s", ascending=False).head(top).iterrows():
+    for r in top_layers(layers, top):
         table.add_row(str(r["layer"]), str(int(r["ops"])), f"{int(r['cycles']):,}", _si(r["latency_s"], "s"),
                       f"{r['utilization']:.1%}", _si(r["energy_j"], "J"))
     out.print(table)

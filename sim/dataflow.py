@@ -249,8 +249,8 @@ def sections(graph: Graph, shares: dict, unit, accelerator, w_tier: dict, kv_tie
     ops = graph.ops()
     n = len(ops)
     index = {op.name: i for i, op in enumerate(ops)}
-    last_succ = [max((index[x] for x in graph.g.successors(op.name)), default=n) for op in ops]
-    preds = [[index[p] for p in graph.g.predecessors(op.name)] for op in ops]
+    last_succ = [max((index[x] for x in graph.output_names(op.name)), default=n) for op in ops]
+    preds = [[index[p] for p in graph.input_names(op.name)] for op in ops]
     sram = unit.pmus * unit.pmu_bytes
     window = unit.max_stages or min(unit.pcus, 48)
     token_chunks = max(1, math.ceil(tokens / unit.chunk_rows))
@@ -364,11 +364,11 @@ def fuse(graph: Graph, accelerator) -> Graph:
             for p in graph.predecessors(op):
                 if p.name not in names and p.name not in ext_in:
                     ext_in.append(p.name)
-            succ = list(graph.g.successors(op.name))
+            succ = graph.output_names(op.name)
             if not succ or any(n not in names for n in succ):
                 moves[hbm] = moves.get(hbm, 0.0) + d["out"]
         moves[hbm] = moves.get(hbm, 0.0) + sum(shares[p]["out"] for p in ext_in)
-        moves[hbm] += sum(d["in"] for op, d in zip(sec, ds) if not graph.g.in_degree(op.name))  # graph inputs
+        moves[hbm] += sum(d["in"] for op, d in zip(sec, ds) if not graph.input_names(op.name))  # graph inputs
         w_max = max(d["w"] for d in ds)
         chunks = max(math.ceil(tokens / unit.chunk_rows), math.ceil(w_max / unit.pmu_bytes), 1)
         total = {key: sum(d[key] for d in ds) for key in ("flops", "macs", "ar", "in", "out", "w", "kv")}

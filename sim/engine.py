@@ -186,7 +186,6 @@ def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn
     cost = _default_cost(accelerator) if cost is None else cost
     clock = float(accelerator.tech.clock_hz)
     ops = graph.ops()
-    g = graph.g
     index = {op.name: i for i, op in enumerate(ops)}
     bw = {t.name: t.bytes_per_s(clock) for t in accelerator.off_chip}
     memo: dict[OpKind, list[Any]] = {}
@@ -195,7 +194,7 @@ def run(graph: Graph, accelerator: Any, *, trace: bool = False, cost: UnitCostFn
     first_cost: list[OpCost] = []
     moves: list[list[tuple[str, float]]] = []
     for op in ops:
-        preds.append([index[p] for p in g.predecessors(op.name)])
+        preds.append([index[p] for p in graph.input_names(op.name)])
         cs = candidates(accelerator, op, memo)
         try:
             c0 = cost(signature(op), cs[0].name)
@@ -414,7 +413,6 @@ def run_simpy(graph: Graph, accelerator: Any, *, trace: bool = False, cost: Unit
     units = {u.name: simpy.Resource(env, capacity=1) for u in accelerator.units}
     channels = {t.name: (simpy.Resource(env, capacity=1), t.bytes_per_s(clock)) for t in accelerator.off_chip}
     ops = graph.ops()
-    g = graph.g
     started: dict[str, simpy.Event] = {op.name: env.event() for op in ops}
     done: dict[str, simpy.Event] = {op.name: env.event() for op in ops}
     records: dict[str, OpRecord] = {}
@@ -490,7 +488,7 @@ def run_simpy(graph: Graph, accelerator: Any, *, trace: bool = False, cost: Unit
         done[op.name].succeed()
 
     for op in ops:
-        preds = list(g.predecessors(op.name))
+        preds = graph.input_names(op.name)
         cands = candidates(accelerator, op, memo)
         try:
             c0 = cost(signature(op), cands[0].name)

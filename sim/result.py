@@ -75,7 +75,10 @@ class Result:
         """One per-op column as a list, without making the DataFrame if it is not made yet."""
         if self._per_op is not None:
             return self._per_op[name].tolist()
-        return list(self._columns.cols[name])  # type: ignore[union-attr]
+        cols = self._columns.cols  # type: ignore[union-attr]
+        if name == "energy_j" and name not in cols:  # the table's sum of the energy columns
+            return self._columns.array_energy_j().tolist()  # type: ignore[union-attr]
+        return list(cols[name])
 
     def with_energy(self, component: str, joules: list[float]) -> Result:
         """A copy with the per-op energy column ``energy_<component>_j`` set to `joules` (one value per op, in
@@ -190,6 +193,11 @@ class _Columns:
         ecols = self.energy_cols
         per_op.insert(per_op.columns.get_loc(ecols[-1]) + 1, "energy_j", per_op[ecols].sum(axis=1))
         return per_op
+
+    def array_energy_j(self) -> np.ndarray:
+        """Per-op ``energy_j``: the energy columns summed per row, NaN skipped, as ``frame()`` makes it."""
+        a = np.asarray([self.cols[c] for c in self.energy_cols], dtype="float64")
+        return np.nansum(a, axis=0) if len(a) else np.zeros(self.rows)
 
     def array(self, name: str) -> np.ndarray:
         """One column as the array pandas would hold (same dtype inference, so the same sums)."""
