@@ -207,6 +207,19 @@ class PimUnit(_Unit):
         0.0, ge=0, description="in_bank: energy of one row activation + precharge (pJ), charged per PIM row visit")
     internal_read_pj_per_bit: float = Field(
         0.0, ge=0, description="in_bank: energy per bit read from a row buffer into the bank's MACs (no I/O)")
+    # area (sim.ppa): where the PIM's silicon sits
+    stacks: PositiveInt = Field(
+        1, description="memory stacks (HBM) or devices the tier's channels are spread over; PIM area is reported "
+        "per stack as well as in total")
+    dies_per_stack: PositiveInt = Field(1, description="in_bank: DRAM core dies per stack (for the overhead %)")
+    dram_die_mm2: PositiveFloat | None = Field(
+        None, description="in_bank: area of one DRAM core die; with it the PIM area is also reported as % of the "
+        "stack's DRAM die area")
+    logic_node_nm: Literal[45, 28, 16, 7, 5] | None = Field(
+        None, description="logic_die: process node of the logic die (None: the accelerator's tech node)")
+    logic_clock_hz: PositiveFloat | None = Field(
+        None, description="logic_die: clock of the Logic-PIM's MACs; turns peak_tflops into a MAC count for its "
+        "area (None: the accelerator's clock)")
     # logic-die PIM (Duplex): the Op/B dispatch pass of `sim.pim_logic`
     opb_threshold: PositiveFloat | None = Field(
         None, description="logic_die: ops below this Op/B (FLOPs per byte) run on the PIM; None: where the PIM's "

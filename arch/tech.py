@@ -58,6 +58,14 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
   (beyond the paper's range) is extrapolated log-log with the 10 -> 7 nm slope.
 - Registers: NanGate 45 nm Open Cell Library DFF_X1 area (about 4.5 um^2 per bit); energy per bit is an
   order-of-magnitude assumption, marked so.
+- PIM logic built in a DRAM process (`DRAM_PROCESS_LOGIC`, component ``pim_bank``): the same parts as a
+  logic-process block (multipliers, adders, NanGate flip-flops) priced at the 45 nm table and multiplied by
+  an assumed DRAM-process area factor, whatever the accelerator's node.  A 20 nm-class DRAM (HBM2, HBM2E)
+  builds periphery logic with about three metal layers and relaxed rules; its logic is taken to be as dense
+  as 45 nm logic (factor 1.0), about 4x below logic of its own feature size (Stillmaker & Baas put 20 nm
+  logic near a quarter of 45 nm area).  Assumed, and probably a lower bound: Samsung's HBM-PIM gave up half
+  of a PIM die's capacity (4 Gb instead of 8 Gb in the same footprint) for 32 PCUs per die (Kwon et al.,
+  ISSCC 2021, 25.4), far more area than this rule gives its 16-lane FP16 PCUs (see ``pim_bank``).
 - Leakage power density: assumed per node, bounded above by TPU v1's idle power (28 W over a 331 mm^2
   die at 28 nm, Jouppi et al., ISCA 2017); marked assumed.
 
@@ -181,7 +189,15 @@ COMPONENTS_ENERGY: dict[str, tuple[str, ...]] = {
     "vector": ("flop",),
     "reg": ("access",),
 }
-COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant", "rtl")
+COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant", "rtl", "pim_bank")
+
+DRAM_PROCESS_LOGIC: dict[str, Any] = {
+    "source": "assumed: logic in a 20 nm-class DRAM process (HBM2/HBM2E core dies; Kwon et al., ISSCC 2021, 25.4, "
+    "'A 20nm 6GB Function-In-Memory DRAM, based on HBM2') is as dense as 45 nm logic: 20 nm logic is about a "
+    "quarter of 45 nm area (Stillmaker & Baas 2017) and DRAM periphery, with about three metal layers and "
+    "relaxed rules, is taken to be ~4x less dense than logic of its feature size",
+    "area_factor_vs_45nm": 1.0,
+}
 
 #: The Yosys synthesis table (see the module docstring and `dse.rtl_cmd`).
 SYNTH_CSV = Path(__file__).resolve().parents[1] / "data" / "rtl" / "synth_nangate45.csv"
@@ -456,6 +472,31 @@ def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
     return parts
 
 
+def _pim_bank(macs: Any, fmt: Any, row_buffer_bytes: Any) -> tuple[float, str]:
+    """Area (um^2, DRAM process) of one bank's PIM datapath and optional second row buffer (`area_mm2`)."""
+    if isinstance(macs, bool) or not isinstance(macs, (int, float)) or macs < 1 or macs != int(macs):
+        raise ValueError(f"area_mm2('pim_bank'): macs={macs!r}; expected a positive whole number of multipliers")
+    if isinstance(row_buffer_bytes, bool) or not isinstance(row_buffer_bytes, (int, float)) or row_buffer_bytes < 0:
+        raise ValueError(f"area_mm2('pim_bank'): row_buffer_bytes={row_buffer_bytes!r}; expected bytes >= 0")
+    kind = _fmt_kind(fmt)
+    if kind == "ternary":
+        raise ValueError("area_mm2('pim_bank'): fmt='ternary' has no in-DRAM PIM datapath; expected an int or float fmt")
+    n = int(macs)
+    _, am, sm = _mult(fmt)
+    _, aa, sa = _add(fmt, None)
+    _, aacc, sacc = _acc(kind, None, None)
+    bits = _fmt_bits(fmt)
+    reg_bits = 2 * n * bits + 32  # two operand vectors + a 32-bit accumulator
+    reg = REGISTER_45NM["area_um2_per_bit"]
+    rb_bits = int(row_buffer_bytes) * 8
+    k = DRAM_PROCESS_LOGIC["area_factor_vs_45nm"]
+    a = (n * am + (n - 1) * aa + aacc + reg_bits * reg + rb_bits * reg) * k
+    return a, (f"one bank's PIM: {n} x {fmt} mult [{sm}] + {n - 1} x {fmt} add (adder tree) [{sa}] + accumulator "
+               f"[{sacc}] + {reg_bits} operand/accumulator register bits + second row buffer {rb_bits} bits "
+               f"(one flip-flop per bit) [{REGISTER_45NM['source']}]; x{k:g} DRAM-process factor "
+               f"[{DRAM_PROCESS_LOGIC['source']}]")
+
+
 def _sram_pj_per_byte_45(capacity_bytes: Any) -> tuple[float, str]:
     if isinstance(capacity_bytes, bool) or not isinstance(capacity_bytes, (int, float)) or capacity_bytes <= 0:
         raise ValueError(f"sram: capacity_bytes={capacity_bytes!r}; expected a positive number of bytes")
@@ -574,6 +615,14 @@ def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
     sram (capacity_bytes=)        bit cells / array efficiency (per-node bit cell table)
     vector_lane (fmt=)            one float mult + one float add + three operand registers
     rtl (block=)                  one synthesised rtl/ block as written in data/rtl/synth_nangate45.csv
+    pim_bank (macs=, fmt=, row_buffer_bytes=)
+                                  one bank's in-DRAM PIM datapath (NeuPIMs/Newton-style), in a DRAM process:
+                                  `macs` multipliers of `fmt`, an adder tree of macs-1 `fmt` adders, one
+                                  accumulator adder (fp32 for floats, int32 for ints), operand registers (the
+                                  row buffer's column and the input vector, macs x fmt bits each, plus the
+                                  accumulator), and a second row buffer of `row_buffer_bytes` (0: none) as one
+                                  flip-flop per bit; all at 45 nm x DRAM_PROCESS_LOGIC (node_nm is ignored:
+                                  the DRAM process is not the accelerator's node)
     """
     if component not in COMPONENTS_AREA:
         raise _known("area component", component, COMPONENTS_AREA)
@@ -593,6 +642,10 @@ def area_mm2(component: str, *, node_nm: int = 45, **attrs: Any) -> Figure:
         return Figure(cap * 8 * cell / eff * um2, "mm^2",
                       f"{SRAM_BITCELL_UM2['source']}: {cell} um^2/bit at {node_nm} nm; "
                       f"{SRAM_BITCELL_UM2['efficiency_source']}")
+    if component == "pim_bank":
+        _check_attrs(where, attrs, ("macs", "fmt", "row_buffer_bytes"))
+        a, src = _pim_bank(attrs.get("macs"), attrs.get("fmt"), attrs.get("row_buffer_bytes", 0))
+        return Figure(a * um2, "mm^2", src)
     if component == "rtl":
         _check_attrs(where, attrs, ("block",))
         a, src = _rtl_block(attrs.get("block"))

@@ -186,7 +186,7 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
 
     units = {u.name: u for u in accelerator.units_of("pim") if u.placement == "in_bank"}
     if not units:
-        return result
+        return static(result, accelerator)
     key = accelerator_key(accelerator)
     pim_j = []
     for name, unit_name in zip(result.column("name"), result.column("unit")):
@@ -198,4 +198,29 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
         io_pj = dram_pj_per_byte(accelerator.tier(u.memory))
         pim_j.append((c.get("pim_act", 0.0) * u.act_energy_pj + c.get("pim_io_bytes", 0.0) * io_pj
                       + c.get("pim_internal_read_bytes", 0.0) * 8 * u.internal_read_pj_per_bit) * 1e-12)
-    return result.with_energy("pim", pim_j)
+    return static(result.with_energy("pim", pim_j), accelerator)
+
+
+#: summary keys of the PIM's area that are not parts of ``area_mm2``
+_NOT_AREA_PARTS = ("area_mm2", "area_pim_per_stack_mm2")
+
+
+def static(result: Any, accelerator: Any) -> Any:
+    """`result` with the PIM units' static power (`sim.ppa.pim_static_w`) charged over the whole run: an
+    ``energy_pim_static_j`` column (each op its share of the summed op time, as the die's leakage is spread),
+    ``pim_static_w`` in the summary and added to ``leakage_w``.  ``area_mm2`` is set to the sum of the summary's
+    ``area_*_mm2`` parts, so that a result pass that rewrote the die's area before this one (`sim.gpu`'s, when
+    the GPU unit comes first) keeps the PIM's area in the total.  Applying it twice changes nothing."""
+    from sim.ppa import pim_static_w
+
+    watts = pim_static_w(accelerator)
+    lat = float(result.summary.get("latency_s") or 0.0)
+    durs = result.column("latency_s")
+    busy = math.fsum(durs)
+    out = result.with_energy("pim_static", [watts * lat * d / busy if busy else 0.0 for d in durs])
+    s = out.summary  # a new dict owned by `out`
+    s["leakage_w"] = s.get("leakage_w", 0.0) - s.get("pim_static_w", 0.0) + watts
+    s["pim_static_w"] = watts
+    parts = [k for k in s if k.startswith("area_") and k.endswith("_mm2") and k not in _NOT_AREA_PARTS]
+    s["area_mm2"] = math.fsum(s[k] for k in parts)
+    return out

@@ -29,15 +29,35 @@ Area (`area_breakdown`, mm^2)
 ``area_mm2("dequant", fmt=pe.dequant_format)`` per array column (``cols * count``); ``vector``: ``lanes * count *
 area_mm2("vector_lane", fmt=precision)``; ``sram``: every on-chip tier plus each systolic unit's
 ifmap/filter/ofmap buffers (x count), ``area_mm2("sram", capacity_bytes)`` each; ``overhead``: the
-spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story here (pim,
-rdu, fpga, gpu) count 0 and add a line to `notes`; a GPU with ``die_mm2`` gets its die area from
+spec's ``area_overhead_fraction`` x the sum (wiring, control).  Units with no area story here (rdu,
+fpga, gpu) count 0 and add a line to `notes`; a GPU with ``die_mm2`` gets its die area from
 `sim.gpu`'s result pass instead.  Off-chip memory is not die area.
+
+``pim`` (`pim_area`): the silicon a PIM unit adds to the memory's dies, counted in ``total_mm2`` (it is
+area the design adds, so the DSE's area objective prices it) but outside the overhead fraction and the
+accelerator die's leakage:
+
+- in-bank (NeuPIMs): ``banks x area_mm2("pim_bank", macs=macs_per_cycle_per_bank, fmt=precision,
+  row_buffer_bytes=row_bytes if dual_row_buffer else 0) x count``: each bank's multipliers, adder tree,
+  accumulator and operand registers, plus its second row buffer, in a DRAM process (`arch.tech`);
+- logic-die (Duplex): ``ceil(peak_tflops / (2 x logic_clock_hz)) x count`` MACs, each an
+  ``area_mm2("pe", pe_type=precision)`` at ``logic_node_nm`` (datapath only: no buffers or control).
+
+Besides ``pim_mm2`` (all stacks) the breakdown gives ``pim_per_stack_mm2`` (``/ unit.stacks``) and, for
+in-bank units with ``dram_die_mm2``, ``pim_dram_overhead_pct``: per-stack PIM area over the stack's
+``dies_per_stack x dram_die_mm2``.
+
+PIM static power (`pim_static_w`): ``leakage_w_per_mm2(node) x pim area``, at ``logic_node_nm`` for the
+logic die and at 45 nm for in-bank PIM (the node whose density the DRAM-process rule takes; assumed, an
+upper bound for low-leakage DRAM transistors).  `sim.pim`'s result pass charges it over the whole run
+(``energy_pim_static_j``) and adds it to ``leakage_w``.
 
 Family result passes (`sim.cost.result_pass`) may replace the energy of their units' ops after the
 result is built (FPGA and GPU power models); `reprice` is the shared step that swaps the columns and
 recomputes the summary's energy keys.
 
-Leakage: ``leakage_w_per_mm2(node_nm) x total area x latency`` (`leakage_w`).
+Leakage: ``leakage_w_per_mm2(node_nm) x (total area - PIM area) x latency`` (`leakage_w`); the PIM's
+static power is `pim_static_w`, charged by `sim.pim`'s result pass.
 
 Left out: clock tree and NoC energy, SRAM banking (a tier is priced as one array of its full size,
 which overestimates per-byte energy of large banked buffers), idle dynamic power.
@@ -46,6 +66,7 @@ which overestimates per-byte energy of large banked buffers), idle dynamic power
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from arch import tech
@@ -173,14 +194,77 @@ def _vector_area(unit: Any, node: int) -> dict[str, float]:
 UNIT_AREA = {"systolic": _systolic_area, "vector": _vector_area}
 
 
+#: unit types whose area `pim_area` gives (on the memory's dies, not the accelerator die)
+MEMORY_AREA_TYPES = ("pim",)
+
+
 def area_notes(accelerator: Any) -> list[str]:
     """Lines saying which units were left out of the area, and why."""
     return [f"area of unit {u.name!r} ({u.type}) not modelled yet: counted as 0 mm^2"
-            for u in accelerator.units if u.type not in UNIT_AREA]
+            for u in accelerator.units if u.type not in UNIT_AREA and u.type not in MEMORY_AREA_TYPES]
+
+
+def _pim_unit_area(unit: Any, accelerator: Any) -> tuple[float, int]:
+    """(mm^2 of all `count` instances of PIM `unit`, node its static power is priced at) (module docstring)."""
+    if unit.placement == "in_bank":
+        tier = accelerator.tier(unit.memory)
+        t = tier.timing
+        if t is None:
+            raise ValueError(f"in-bank PIM unit {unit.name!r}: memory tier {tier.name!r} has no timing; expected a "
+                             "DramTiming (banks and row size price the PIM's area)")
+        banks = t.channels * t.pseudo_channels * t.bank_groups * t.banks_per_group
+        per_bank = _value(tech.area_mm2("pim_bank", macs=math.ceil(unit.macs_per_cycle_per_bank), fmt=unit.precision,
+                                        row_buffer_bytes=t.row_bytes if unit.dual_row_buffer else 0))
+        return banks * per_bank * unit.count, 45
+    node = unit.logic_node_nm or accelerator.tech.node_nm
+    clock = float(unit.logic_clock_hz or accelerator.tech.clock_hz)
+    if unit.peak_tflops is None:
+        raise ValueError(f"logic-die PIM unit {unit.name!r}: peak_tflops=None; expected a positive number (its MAC "
+                         "count prices its area)")
+    macs = math.ceil(unit.peak_tflops * 1e12 / (2 * clock) - 1e-9)
+    if unit.precision not in PE_TYPES:
+        raise ValueError(f"logic-die PIM unit {unit.name!r}: precision={unit.precision!r} has no PE type to price its "
+                         f"MACs; expected one of {', '.join(PE_TYPES)}")
+    pe = _value(tech.area_mm2("pe", node_nm=node, pe_type=unit.precision))
+    return macs * pe * unit.count, node
+
+
+def pim_area(accelerator: Any) -> dict[str, float]:
+    """PIM silicon on the memory's dies (module docstring): ``pim_mm2``, ``pim_per_stack_mm2`` and, where every
+    in-bank unit gives ``dram_die_mm2``, ``pim_dram_overhead_pct``; empty without PIM units."""
+    units = [u for u in accelerator.units if u.type == "pim"]
+    if not units:
+        return {}
+    total = per_stack = die = 0.0
+    known = True
+    for u in units:
+        a, _ = _pim_unit_area(u, accelerator)
+        total += a
+        per_stack += a / u.stacks
+        if u.placement == "in_bank":
+            if u.dram_die_mm2 is None:
+                known = False
+            else:
+                die = max(die, u.dram_die_mm2 * u.dies_per_stack)
+    out = {"pim_mm2": total, "pim_per_stack_mm2": per_stack}
+    if known and die:
+        out["pim_dram_overhead_pct"] = 100.0 * per_stack / die
+    return out
+
+
+def pim_static_w(accelerator: Any) -> float:
+    """Static power of the PIM units' logic: leakage density at their node x their area (module docstring)."""
+    watts = 0.0
+    for u in accelerator.units:
+        if u.type == "pim":
+            a, node = _pim_unit_area(u, accelerator)
+            watts += _value(tech.leakage_w_per_mm2(node)) * a
+    return watts
 
 
 def area_breakdown(accelerator: Any) -> dict[str, float]:
-    """Die area in mm^2: ``pe_mm2``, ``vector_mm2``, ``sram_mm2``, ``overhead_mm2``, ``total_mm2``."""
+    """Area in mm^2: ``pe_mm2``, ``vector_mm2``, ``sram_mm2``, ``overhead_mm2``, the PIM's keys when there is a
+    PIM unit (`pim_area`), ``total_mm2`` (accelerator die + PIM)."""
     node = accelerator.tech.node_nm
     parts = {"pe": 0.0, "vector": 0.0, "sram": 0.0}
     for u in accelerator.units:
@@ -193,14 +277,19 @@ def area_breakdown(accelerator: Any) -> dict[str, float]:
     base = sum(parts.values())
     out = {f"{k}_mm2": v for k, v in parts.items()}
     out["overhead_mm2"] = base * accelerator.area_overhead_fraction
-    out["total_mm2"] = base + out["overhead_mm2"]
+    pim = pim_area(accelerator)
+    out.update(pim)
+    out["total_mm2"] = base + out["overhead_mm2"] + pim.get("pim_mm2", 0.0)
     return out
 
 
 def leakage_w(accelerator: Any, area_mm2: float | None = None) -> float:
-    """Static power: leakage density at the node x die area."""
+    """Static power of the accelerator die: leakage density at the node x (area - PIM area); `area_mm2` is a
+    total as `area_breakdown` gives it.  The PIM's own static power is `pim_static_w`."""
     area = area_breakdown(accelerator)["total_mm2"] if area_mm2 is None else area_mm2
-    return _value(tech.leakage_w_per_mm2(accelerator.tech.node_nm)) * area
+    if any(u.type == "pim" for u in accelerator.units):
+        area -= pim_area(accelerator)["pim_mm2"]
+    return _value(tech.leakage_w_per_mm2(accelerator.tech.node_nm)) * max(area, 0.0)
 
 
 @functools.lru_cache(maxsize=1024)

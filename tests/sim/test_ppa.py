@@ -10,10 +10,10 @@ import pytest
 import arch
 import sim
 from arch import tech
-from arch.spec import Accelerator, MemoryTier, PimUnit, SystolicArray, Tech, VectorUnit
+from arch.spec import Accelerator, MemoryTier, RduUnit, SystolicArray, Tech, VectorUnit
 from sim import Result
 from sim.cost import OpCost
-from sim.ppa import ENERGY_COMPONENTS, area_breakdown, op_energy
+from sim.ppa import ENERGY_COMPONENTS, area_breakdown, area_notes, op_energy
 from sim.systolic import cost as systolic_cost
 from workloads import Graph, gemm, norm, softmax
 
@@ -81,11 +81,11 @@ def test_area_sums_blocks_plus_overhead():
 
 
 def test_unit_without_area_story_counts_zero_with_a_note():
-    pim = PimUnit(name="pim", placement="in_bank", memory="dram")
-    acc = machine(extra_units=[pim])
+    rdu = RduUnit(name="rdu", pcus=4, pmus=4, pmu_bytes=1024, flops_per_pcu_per_cycle=1.0)
+    acc = machine(extra_units=[rdu])
     assert area_breakdown(acc) == area_breakdown(machine())
-    r = sim.simulate(gemm(8, 8, 8, dtype="int8"), acc)
-    assert any("'pim'" in n for n in r.summary["notes"])
+    assert any("'rdu'" in n for n in area_notes(acc))
+    assert area_notes(machine()) == []
 
 
 def graph() -> Graph:
