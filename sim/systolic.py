@@ -55,6 +55,13 @@ output (1 without a ``group_size``: per-channel scales).
   per group (`_group_bits`), ``a_bits`` per activation.  The PE type does not change what is stored.
 - ``utilization`` is useful MACs over the PE's native peak (an in-loop PE on quantised weights tops
   out at ``1 / (1 + dequant_passes)``).
+- Precision-scalable PEs (``slice_bits``/``fused_bits``: BitFusion, ANT, packed MixPE; `arch.pe`) run
+  ``p = macs_per_cycle_at(w_bits, a_bits)`` MACs per cycle at the op's operand widths.  The extra MACs are
+  taken along time, as for any ``macs_per_cycle``: a fold streams ``ceil(T / p)`` cycles (the PE holds ``p``
+  products of one output in an output-stationary fold, as a Fusion Unit sums its bricks' products; the
+  array's shape, skew and tiling do not change).  ``counts["mac"]`` is then the PE's full-width operations,
+  ``MACs / (split(w) * split(a))``, since a fused PE spends one full-width operation's energy per cycle
+  whatever its split; ``utilization`` is over ``p``.  Float operands on such a PE are an error.
 
 Traffic (`traffic`)
 -------------------
@@ -354,6 +361,8 @@ def _core_shares(m: int, n: int, batch: int, rows: int, cols: int, dataflow: str
     return options
 
 
+#: operand formats a precision-scalable (fused) PE multiplies: integers, and ternary codes as 2-bit integers.
+FUSABLE_FORMATS = frozenset({"int2", "int4", "int8", "int16", "int32", "ternary"})
 #: weight formats that are dequantised (scale and zero point) before or after the MACs.
 QUANTISED_WEIGHT_FORMATS = frozenset({"int2", "int4", "int8"})
 
@@ -386,6 +395,16 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     rows, cols, df, count, double = unit.rows, unit.cols, unit.dataflow, unit.count, unit.double_buffered
     m, n, k = op.mnk
     mpc, depth = pe.macs_per_cycle, pe.pipeline_depth
+    pe_ops_per_mac = 1.0  # full-width PE operations per MAC (energy count): < 1 on a split fused PE
+    if pe.scalable:
+        bad = [f"{role} {fmt}" for role, fmt in (("weights", op.w_format), ("activations", op.a_format))
+               if fmt not in FUSABLE_FORMATS]
+        if bad:
+            raise ValueError(f"op {op.name!r}: {' and '.join(bad)} on unit {unit.name!r}, whose PE type {pe.name!r} "
+                             f"multiplies integers only; expected one of {', '.join(sorted(FUSABLE_FORMATS))}")
+        mpc = pe.macs_per_cycle_at(op.w_bits, op.a_bits)
+        pe_ops_per_mac = pe.macs_per_cycle / mpc
+    peak = mpc
     groups = weight_groups(op)
     min_stream, dequants = 0, 0.0
     if groups is not None and pe.dequant == "in_loop":  # every weight use is dequantised first
@@ -448,12 +467,12 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     tier_bytes = {on.name if on else f"{unit.name}_sram": sram_rd + sram_wr}
     if off:
         tier_bytes[off.name] = dram_rd + dram_wr
-    counts = {"mac": float(macs), "sram_read_bytes": sram_rd, "sram_write_bytes": sram_wr,
+    counts = {"mac": float(macs) * pe_ops_per_mac, "sram_read_bytes": sram_rd, "sram_write_bytes": sram_wr,
               "dram_read_bytes": dram_rd, "dram_write_bytes": dram_wr}
     if dequants:
         counts["dequant"] = dequants
     return OpCost(
         unit=unit.name, cycles=int(cycles), compute_cycles=int(compute), stall_cycles=int(stall),
         tier_bytes=tier_bytes, counts=counts,
-        utilization=macs / (rows * cols * count * pe.macs_per_cycle * cycles) if cycles else 0.0,
+        utilization=macs / (rows * cols * count * peak * cycles) if cycles else 0.0,
     )
