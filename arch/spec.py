@@ -93,6 +93,13 @@ class DramTiming(Spec):
     t_wr: PositiveInt
     t_rfc: PositiveInt
     t_refi: PositiveInt
+    t_cwl: PositiveInt | None = Field(None, description="write latency (CWL/WL); None: taken as t_cl")
+    t_wtr_s: PositiveInt | None = Field(
+        None, description="write-to-read turnaround after the write data, other bank group; None: not modelled (0)")
+    t_wtr_l: PositiveInt | None = Field(
+        None, description="write-to-read turnaround after the write data, same bank group; None: as t_wtr_s")
+    t_rtw: PositiveInt | None = Field(
+        None, description="read-to-write command spacing (bus turnaround); None: JEDEC's CL + tBL + 2 - CWL")
     source: str | None = None
 
 

@@ -28,7 +28,15 @@ What it models
   channel's width; its pseudo-channels each drive ``bus_bits / pseudo_channels`` of it, so a burst takes
   ``tBL = burst_bytes * 8 / (bus_bits / pseudo_channels * data_rate)`` cycles on its pseudo-channel.
 
-Left out: writes' bus turnaround (tWTR, tRTW) and tRTP (a read may precharge tBL after it), command-bus
+- **Write turnaround** (rules, and `stream_cost` with ``is_write``): a read after a write waits ``CWL + tBL +
+  tWTR_L`` (same bank group) or ``+ tWTR_S`` (another bank group of the pseudo-channel); a write after a read
+  waits ``tRTW`` (JEDEC's CL + tBL + 2 - CWL unless the timing gives it).  In the closed form each switch in a
+  pseudo-channel's request order (stream order: no write batching beyond what the stream itself does)
+  stretches its data-bus bound: a read-to-write switch by ``tRTW - tBL``, a write-to-read switch by ``CWL +
+  tWTR`` (the write's data, then the turnaround, instead of one burst slot).  `mixed_stream` builds a stream of
+  read runs and write runs.
+
+Left out: tRTP (a read may precharge tBL after it), command-bus
 conflicts between row and column commands, per-bank refresh, ranks, power-down, closed-page policies.
 The rules and the controller follow the JEDEC definitions as Ramulator and DRAMsim3 describe them; no
 code is taken from either.
@@ -78,6 +86,10 @@ class Param(enum.Enum):
     T_WR = "t_wr"
     T_RFC = "t_rfc"
     T_REFI = "t_refi"
+    T_CWL = "t_cwl"
+    T_WTR_S = "t_wtr_s"
+    T_WTR_L = "t_wtr_l"
+    T_RTW = "t_rtw"
     T_BL = "t_bl"
 
     def __add__(self, other: Param | Lat | int) -> Lat:
@@ -86,7 +98,16 @@ class Param(enum.Enum):
     def cycles(self, timing: DramTiming) -> int:
         if self is Param.T_BL:
             return burst_cycles(timing)
-        return int(getattr(timing, self.value))
+        v = getattr(timing, self.value)
+        if v is None:  # optional write-turnaround fields (arch.spec.DramTiming): their documented defaults
+            if self is Param.T_CWL:
+                return int(timing.t_cl)
+            if self is Param.T_WTR_L:
+                return int(timing.t_wtr_s or 0)
+            if self is Param.T_RTW:
+                return max(1, timing.t_cl + burst_cycles(timing) + 2 - (timing.t_cwl or timing.t_cl))
+            return 0
+        return int(v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,16 +164,19 @@ RULES: tuple[Rule, ...] = (
     Rule(L.BANK, C.ACT, C.ACT, T.T_RAS + T.T_RP),  # tRC
     Rule(L.BANK, C.PRE, C.ACT, _(T.T_RP)),
     Rule(L.BANK, C.RD, C.PRE, _(T.T_BL)),  # tRTP is not a DramTiming field: the burst must leave the row
-    Rule(L.BANK, C.WR, C.PRE, T.T_CL + T.T_BL + T.T_WR),  # write recovery after the data (CWL taken as CL)
-    # bank group: long column and activate spacing
+    Rule(L.BANK, C.WR, C.PRE, T.T_CWL + T.T_BL + T.T_WR),  # write recovery after the data
+    # bank group: long column and activate spacing, write-to-read turnaround
     Rule(L.BANK_GROUP, C.RD, C.RD, _(T.T_CCD_L)),
     Rule(L.BANK_GROUP, C.WR, C.WR, _(T.T_CCD_L)),
+    Rule(L.BANK_GROUP, C.WR, C.RD, T.T_CWL + T.T_BL + T.T_WTR_L),
     Rule(L.BANK_GROUP, C.ACT, C.ACT, _(T.T_RRD_L)),
     # pseudo-channel: short spacing, the data bus, the four-activate window, refresh
     Rule(L.CHANNEL, C.RD, C.RD, _(T.T_CCD_S)),
     Rule(L.CHANNEL, C.RD, C.RD, _(T.T_BL)),  # data bus
     Rule(L.CHANNEL, C.WR, C.WR, _(T.T_CCD_S)),
     Rule(L.CHANNEL, C.WR, C.WR, _(T.T_BL)),
+    Rule(L.CHANNEL, C.WR, C.RD, T.T_CWL + T.T_BL + T.T_WTR_S),  # bus turnaround after the write's data
+    Rule(L.CHANNEL, C.RD, C.WR, _(T.T_RTW)),
     Rule(L.CHANNEL, C.ACT, C.ACT, _(T.T_RRD_S)),
     Rule(L.CHANNEL, C.ACT, C.ACT, _(T.T_FAW), window=4),
     Rule(L.CHANNEL, C.PRE, C.REF, _(T.T_RP)),
@@ -331,9 +355,41 @@ class StreamCost:
         return self.row_hits / self.requests if self.requests else 0.0
 
 
+def turnaround_cycles(d: dict[str, np.ndarray], is_write: np.ndarray, timing: DramTiming) -> np.ndarray:
+    """Per pseudo-channel, the data-bus cycles read/write switches add in request order (module docstring):
+    ``tRTW - tBL`` per read-to-write switch, ``CWL + tWTR_L`` (same bank group) or ``CWL + tWTR_S`` per
+    write-to-read switch."""
+    npc = timing.channels * timing.pseudo_channels
+    pc = _pc_id(d, timing)
+    order = np.argsort(pc, kind="stable")
+    p, w, bg = pc[order], np.asarray(is_write, dtype=bool)[order], d["bank_group"][order]
+    same_pc = p[1:] == p[:-1]
+    rtw = same_pc & ~w[:-1] & w[1:]
+    wtr = same_pc & w[:-1] & ~w[1:]
+    same_bg = bg[1:] == bg[:-1]
+    c = {q: q.cycles(timing) for q in (T.T_RTW, T.T_BL, T.T_CWL, T.T_WTR_S, T.T_WTR_L)}
+    extra = (rtw * max(0, c[T.T_RTW] - c[T.T_BL])
+             + wtr * (c[T.T_CWL] + np.where(same_bg, c[T.T_WTR_L], c[T.T_WTR_S])))
+    return np.bincount(p[1:], weights=extra.astype(float), minlength=npc)
+
+
+def mixed_stream(timing: DramTiming, reads: int, writes: int, accesses: int = 1 << 14,
+                 access_bytes: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(burst addresses, is_write) of a sequential stream in runs of `reads` reads then `writes` writes (each
+    access `access_bytes`; the writes continue the same address stream, as a copy or an update would)."""
+    if reads < 0 or writes < 0 or reads + writes == 0:
+        raise ValueError(f"reads, writes: got {reads}, {writes}; expected counts >= 0, not both 0")
+    addrs = access_pattern(timing, "stream", access_bytes, accesses=accesses)
+    bursts = len(addrs) // accesses
+    i = np.arange(accesses)
+    write = np.repeat((i % (reads + writes)) >= reads, bursts)
+    return addrs, write
+
+
 def stream_cost(addresses: np.ndarray, timing: DramTiming,
-                mapping: tuple[Field, ...] = DEFAULT_MAPPING) -> StreamCost:
-    """Cycles of a burst-address stream under an ideal reordering open-page controller (module docstring)."""
+                mapping: tuple[Field, ...] = DEFAULT_MAPPING, is_write: np.ndarray | None = None) -> StreamCost:
+    """Cycles of a burst-address stream under an ideal reordering open-page controller (module docstring);
+    `is_write` marks writes (default: all reads), whose switches with reads stretch the data-bus bound."""
     d = decode(addresses, timing, mapping)
     n = len(addresses)
     hit = row_hits(d, timing)
@@ -351,8 +407,13 @@ def stream_cost(addresses: np.ndarray, timing: DramTiming,
         return tot.reshape(npc, per).max(axis=1)
 
     ones = np.ones(n)
+    bus = np.bincount(pc, minlength=npc) * c[T.T_BL]
+    if is_write is not None and n:
+        if len(is_write) != n:
+            raise ValueError(f"is_write: got {len(is_write)} flags; expected one per address ({n})")
+        bus = bus + turnaround_cycles(d, is_write, timing)
     bounds = {
-        "data bus": np.bincount(pc, minlength=npc) * c[T.T_BL],
+        "data bus": bus,
         "tCCD_S": np.bincount(pc, minlength=npc) * max(c[T.T_CCD_S], c[T.T_BL]),
         "tCCD_L": per_pc(ones, bg_id, npc * nbg, nbg) * max(c[T.T_CCD_L], c[T.T_BL]),
         "tRRD_S": np.bincount(pc, weights=act, minlength=npc) * c[T.T_RRD_S],
