@@ -93,17 +93,40 @@ def workloads_list(as_json: Annotated[bool, typer.Option("--json", help="print J
     out.print(table)
 
 
-def _graph_kwargs(phase: str | None, batch: int | None, seq_len: int | None, kv_len: int | None) -> dict:
+PHASES = ("prefill", "decode", "mixed")
+PHASE_HELP = ("prefill, decode, or mixed: one continuous-batching step of --batch decode requests and --prefill "
+              "prompts (llama, mistral, mixtral families)")
+BATCH_HELP = "sequences per batch (with --phase mixed: decode requests, 0 or more)"
+SEQ_LEN_HELP = "prompt tokens (prefill; with --phase mixed: of each --prefill prompt)"
+KV_LEN_HELP = "context tokens (decode; with --phase mixed: of each decode request, default --seq-len)"
+PREFILL_HELP = "prefill requests of a --phase mixed step, 0 or more (default 1)"
+
+
+def _graph_kwargs(phase: str | None, batch: int | None, seq_len: int | None, kv_len: int | None,
+                  prefill: int | None = None) -> dict:
+    """``workloads.load`` keyword arguments of the shape options; a bad value is a `UsageError` naming it.
+
+    ``--phase mixed`` (one continuous-batching step: ``--batch`` decode requests and ``--prefill`` prompts,
+    either may be 0) is the only phase that takes ``--prefill``."""
     kw: dict[str, Any] = {}
     if phase is not None:
-        if phase not in ("prefill", "decode"):
-            raise UsageError(f"--phase must be 'prefill' or 'decode', got {phase!r}")
+        if phase not in PHASES:
+            raise UsageError(f"--phase must be one of {', '.join(PHASES)}, got {phase!r}")
         kw["phase"] = phase
-    for key, val in (("batch", batch), ("seq_len", seq_len), ("kv_len", kv_len)):
+    mixed = phase == "mixed"
+    if prefill is not None and not mixed:
+        raise UsageError(f"--prefill {prefill} needs --phase mixed (prefill requests share a continuous-batching "
+                         f"step with --batch decode requests), got --phase {phase or '(the workload default)'}")
+    for key, val in (("batch", batch), ("seq_len", seq_len), ("kv_len", kv_len), ("prefill", prefill)):
         if val is not None:
-            if val <= 0:
+            if mixed and key in ("batch", "prefill"):
+                if val < 0:
+                    raise UsageError(f"--{key} must be 0 or more with --phase mixed, got {val}")
+            elif val <= 0:
                 raise UsageError(f"--{key.replace('_', '-')} must be positive, got {val}")
             kw[key] = val
+    if mixed and batch == 0 and prefill == 0:
+        raise UsageError("--batch 0 and --prefill 0: a mixed step needs at least one decode or prefill request")
     return kw
 
 
@@ -111,16 +134,17 @@ def _graph_kwargs(phase: str | None, batch: int | None, seq_len: int | None, kv_
 @_user_errors
 def workloads_show(
     name: Annotated[str, typer.Argument(help="zoo name, e.g. llama2-7b")],
-    phase: Annotated[str | None, typer.Option(help="prefill or decode")] = None,
-    batch: Annotated[int | None, typer.Option(help="sequences per batch")] = None,
-    seq_len: Annotated[int | None, typer.Option(help="prompt tokens (prefill)")] = None,
-    kv_len: Annotated[int | None, typer.Option(help="context tokens (decode)")] = None,
+    phase: Annotated[str | None, typer.Option(help=PHASE_HELP)] = None,
+    batch: Annotated[int | None, typer.Option(help=BATCH_HELP)] = None,
+    seq_len: Annotated[int | None, typer.Option(help=SEQ_LEN_HELP)] = None,
+    kv_len: Annotated[int | None, typer.Option(help=KV_LEN_HELP)] = None,
+    prefill: Annotated[int | None, typer.Option(help=PREFILL_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print totals as JSON")] = False,
 ) -> None:
     """Totals of one workload: parameters, FLOPs, weight bytes, op count by kind."""
     import workloads
 
-    g = workloads.load(name, **_graph_kwargs(phase, batch, seq_len, kv_len))
+    g = workloads.load(name, **_graph_kwargs(phase, batch, seq_len, kv_len, prefill))
     totals = g.totals()
     if as_json:
         _print_json(totals)

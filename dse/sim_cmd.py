@@ -1,4 +1,6 @@
 """`dse sim`: simulate one workload on one accelerator, print a PPA table, optionally write a report.
+`dse sim --phase mixed`: one continuous-batching step (``--batch`` decode requests + ``--prefill`` prompts,
+`workloads.zoo`), with the busy time split into prefill attention, decode attention and shared ops.
 `dse precision`: the same workload at W16A16, W8A8, W4A8, W4A16 and W2A8 on each PE type, one Plotly chart.
 
 Operand formats (`dse sim --w-bits/--a-bits/--w-format/--a-format/--group-size`)
@@ -10,9 +12,10 @@ workloads know (bf16, fp8, ternary, ...).  ``--group-size`` (elements of K shari
 applies to integer weights only.  When formats are given, each systolic unit's PE type must run them
 (`runs_on`): a PE without dequantisation (int8, fp16, ternary, ...) takes exactly its own weight and
 activation formats; a dequantising PE (``w4a8-dequant``, ``mixpe-w4a8``, ...) takes integer weights no
-wider than its own with its own activation format.  A combination no PE of the accelerator runs is an
-error naming the unit, its PE type, what it takes and the PE types that would run it
-(``--set units.<unit>.pe=<type>``).
+wider than its own with its own activation format; a precision-scalable PE (``bitfusion``, ``ant``: `arch.pe`
+``slice_bits``) takes any integer weights and activations, at a rate set by their widths.  A combination no PE
+of the accelerator runs is an error naming the unit, its PE type, what it takes and the PE types that would run
+it (``--set units.<unit>.pe=<type>``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dse.cli import UsageError, _graph_kwargs, _parse_sets, _print_json, _si, _user_errors, app, out
+from dse.cli import (BATCH_HELP, KV_LEN_HELP, PHASE_HELP, PREFILL_HELP, SEQ_LEN_HELP, UsageError, _graph_kwargs,
+                     _parse_sets, _print_json, _si, _user_errors, app, out)
 
 
 @app.command("sim")
@@ -32,10 +36,11 @@ from dse.cli import UsageError, _graph_kwargs, _parse_sets, _print_json, _si, _u
 def sim(
     arch_name: Annotated[str, typer.Option("--arch", help="preset name or YAML path")] = "tpu-v1",
     workload: Annotated[str, typer.Option("--workload", help="zoo name (see `dse workloads list`)")] = "bert-base",
-    phase: Annotated[str | None, typer.Option(help="prefill or decode")] = None,
-    batch: Annotated[int | None, typer.Option(help="sequences per batch")] = None,
-    seq_len: Annotated[int | None, typer.Option(help="prompt tokens (prefill)")] = None,
-    kv_len: Annotated[int | None, typer.Option(help="context tokens (decode)")] = None,
+    phase: Annotated[str | None, typer.Option(help=PHASE_HELP)] = None,
+    batch: Annotated[int | None, typer.Option(help=BATCH_HELP)] = None,
+    seq_len: Annotated[int | None, typer.Option(help=SEQ_LEN_HELP)] = None,
+    kv_len: Annotated[int | None, typer.Option(help=KV_LEN_HELP)] = None,
+    prefill: Annotated[int | None, typer.Option(help=PREFILL_HELP)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a spec field, e.g. units.mxu.rows=64")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="write report.html, report.md, per_op.csv/.parquet, "
                                                  "summary.json here")] = None,
@@ -57,6 +62,11 @@ def sim(
     Quantised LLM example: dse sim --arch mixpe --workload llama2-7b --w-bits 4 --a-bits 8 --group-size 128.
     The format options set the linear layers' weights and activations; each systolic unit's PE type
     must run them (else an error lists the PE types that do: --set units.<unit>.pe=<type>).
+
+    Continuous batching: dse sim --arch duplex --workload mixtral-8x7b --phase mixed --batch 64 --prefill 2
+    --seq-len 512 --kv-len 1024 simulates one serving step in which 64 running requests decode one token
+    each over 1024 cached positions while 2 new 512-token prompts are prefilled (llama, mistral, mixtral
+    families); the report splits the busy time into prefill attention, decode attention and shared ops.
     """
     import arch
     import sim as simulator
@@ -66,7 +76,7 @@ def sim(
     fmt = format_kwargs(w_bits, a_bits, w_format, a_format, group_size)
     if fmt:
         check_formats(accelerator, fmt.get("w_format", "fp16"), fmt.get("a_format", "fp16"))
-    graph = workloads.load(workload, **_graph_kwargs(phase, batch, seq_len, kv_len), **fmt)
+    graph = workloads.load(workload, **_graph_kwargs(phase, batch, seq_len, kv_len, prefill), **fmt)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")
     result = simulator.simulate(graph, accelerator)
@@ -103,11 +113,32 @@ def sim(
     tot.add_row("area", f"{s['area_mm2']:.4g} mm²")
     if fmt:
         tot.add_row("linear-layer formats", ", ".join(f"{k}={v}" for k, v in fmt.items()))
+    if graph.meta.get("phase") == "mixed" or "prefill" in graph.meta:
+        m = graph.meta
+        tot.add_row("step", f"{m['decode']} decode (kv {m['context_len']}) + {m['prefill']} prefill "
+                            f"({m['prompt_len']} tokens)")
+        for part, busy in phase_split(result).items():
+            tot.add_row(f"busy: {part}", _si(busy, "s"))
     out.print(tot)
     for note in s.get("notes", []):
         out.print(f"note: {note}", markup=False)
     if out_dir is not None:
         out.print(f"report: {paths['html']}")
+
+
+#: `phase_split` rows: the ops' ``phase`` tag -> the row's name.
+PHASE_PARTS = {"prefill": "prefill attention", "decode": "decode attention", "mixed": "shared ops"}
+
+
+def phase_split(result) -> dict[str, float]:
+    """Busy time (sum of the ops' latency_s, overlapped ops both count) of a mixed step's ops by their
+    ``phase`` tag: prefill attention, decode attention and the shared ops (projections, MLP/experts, norms,
+    head) that run once over the tokens of both."""
+    phases = result.column("tag_phase")
+    busy: dict[str, list[float]] = {p: [] for p in PHASE_PARTS.values()}
+    for p, t in zip(phases, result.column("latency_s")):
+        busy.setdefault(PHASE_PARTS.get(p, str(p)), []).append(t)
+    return {k: math.fsum(v) for k, v in busy.items()}
 
 
 # ---- operand formats ---------------------------------------------------------------------------------
@@ -153,10 +184,14 @@ def format_kwargs(w_bits: int | None = None, a_bits: int | None = None, w_format
 def runs_on(pe_name: str, w_format: str, a_format: str) -> bool:
     """Whether PE type `pe_name` runs linear layers with `w_format` weights and `a_format` activations: a PE
     without dequantisation takes exactly its own formats; a dequantising one integer weights no wider than
-    its own, with its own activation format."""
+    its own, with its own activation format; a precision-scalable one without dequantisation any integers."""
     from arch.pe import PE_TYPES
 
     pe = PE_TYPES[pe_name]
+    if pe.scalable and pe.dequant == "none":  # fused slices: any integer widths (sim.systolic.FUSABLE_FORMATS)
+        from sim.systolic import FUSABLE_FORMATS
+
+        return w_format in FUSABLE_FORMATS and a_format in FUSABLE_FORMATS
     if a_format != pe.a_format:
         return False
     if pe.dequant == "none":
@@ -194,6 +229,16 @@ SWEEP = (
     ("W2A8", "w2a8-dequant", "int2", "int8", True),
     ("W2A8", "w2a8-dequant-fullrate", "int2", "int8", True),
     ("W2A8", "mixpe-w2a8", "int2", "int8", True),
+    # precision-scalable PEs (arch.pe slice_bits/fused_bits) at each integer precision they run: per-channel
+    # weights on BitFusion and ANT (no per-group dequantiser), per-group on the packed MixPE
+    ("W8A8", "bitfusion", "int8", "int8", False),
+    ("W8A8", "ant", "int8", "int8", False),
+    ("W4A8", "bitfusion", "int4", "int8", False),
+    ("W4A8", "ant", "int4", "int8", False),
+    ("W4A8", "mixpe-packed", "int4", "int8", True),
+    ("W2A8", "bitfusion", "int2", "int8", False),
+    ("W2A8", "ant", "int2", "int8", False),
+    ("W2A8", "mixpe-packed", "int2", "int8", True),
 )
 PRECISIONS = tuple(dict.fromkeys(p for p, *_ in SWEEP))
 
@@ -290,7 +335,7 @@ def precision(
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
     """Sweep W16A16, W8A8, W4A8, W4A16, W2A8 over the PE types (in-loop dequant, full-rate dequant unit and
-    MixPE of each, int8, fp16):
+    MixPE of each, int8, fp16, and the precision-scalable bitfusion, ant, mixpe-packed at W8A8/W4A8/W2A8):
     latency, energy and area side by side, and with --out one Plotly chart (reports/precision.py)."""
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")

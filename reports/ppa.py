@@ -63,8 +63,9 @@ def _sum(values: Any) -> int | float:
 
 
 def top_layers(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """The `n` rows of `layer_rows` with the largest ``latency_s``; equal latencies in table (layer) order."""
-    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["latency_s"], i))
+    """The `n` rows of `layer_rows` with the largest ``latency_s``; latencies equal to 9 significant digits
+    (identical layers whose ops' end - start differ in the last bits) in table (layer) order."""
+    order = sorted(range(len(rows)), key=lambda i: (-float(f"{rows[i]['latency_s']:.9g}"), i))
     return [rows[i] for i in order[:max(n, 0)]]
 
 

@@ -1,5 +1,7 @@
 """`dse sim`'s operand-format options (--w-bits/--a-bits/--w-format/--a-format/--group-size) and `dse precision`
-(the W16A16/W8A8/W4A8/W4A16/W2A8 sweep over PE types in one Plotly chart), through typer's runner.
+(the W16A16/W8A8/W4A8/W4A16/W2A8 sweep over PE types in one Plotly chart), through typer's runner; the
+mixed prefill+decode step (``--phase mixed --prefill N``, `workloads.load(..., phase="mixed")`, a space's
+workload kwargs); and the console path's per-layer table (no pandas, ties in layer order).
 
 Small shapes (bert-base at 32-64 tokens) keep the suite fast; what is asserted is which formats reach the
 simulated ops, which combinations are refused and with what message, and the chart's traces."""
@@ -145,3 +147,172 @@ def test_precision_rejects_unknown_precision_and_json_rows():
     assert [row["pe"] for row in rows] == ["w2a8-dequant", "w2a8-dequant-fullrate", "mixpe-w2a8"]
     assert rows[2]["latency_s"] < rows[0]["latency_s"]  # per-group dequantisation vs one per weight use
     assert rows[2]["area_pe_mm2"] < rows[1]["area_pe_mm2"]  # the full-rate dequantiser unit pays in area
+
+
+# ---- phase "mixed": one continuous-batching step (workloads.serving through workloads.load and dse sim) -------
+# Shapes are small (2 layers, batch 16, 128-token prompts); what is asserted is the step's structure, that it
+# costs at least its decode-only part, that its decode-only case is the decode phase, and the errors.
+MIX = {"num_hidden_layers": 2, "kv_len": 256}
+
+
+def _latency(arch_name: str, name: str, **kw) -> float:
+    import arch
+    import sim
+
+    return sim.simulate(workloads.load(name, **kw), arch.load(arch_name)).summary["latency_s"]
+
+
+def test_mixed_step_has_both_attentions_and_shares_the_linear_layers():
+    g = workloads.load("mixtral-8x7b", phase="mixed", batch=16, prefill=2, seq_len=128, **MIX)
+    dec = workloads.load("mixtral-8x7b", phase="mixed", batch=16, prefill=0, **MIX)
+    phases = [op.tags.get("phase") for op in g.ops()]
+    # per layer: score, softmax, context for each request kind
+    assert phases.count("prefill") == phases.count("decode") == 3 * 2
+    assert len(g) == len(dec) + 3 * 2
+    assert g.meta["batch"] == 18 and g.meta["tokens"] == 16 + 2 * 128
+    q = g["L0.attn.q_proj"]
+    assert q.dims["M"] == 16 + 2 * 128  # the projections run once over every token of the step
+    score = {op.tags["phase"]: op for op in g.ops() if op.kind.value == "attn_score"}
+    assert (score["prefill"].dims["M"], score["prefill"].dims["N"]) == (128, 128)
+    assert (score["decode"].dims["M"], score["decode"].dims["N"]) == (1, 256)
+
+
+@pytest.mark.parametrize("arch_name", ["duplex", "neupims"])
+def test_mixed_step_costs_at_least_its_decode_part(arch_name):
+    decode = _latency(arch_name, "llama2-7b", phase="decode", batch=16, **MIX)
+    decode_step = _latency(arch_name, "llama2-7b", phase="mixed", batch=16, prefill=0, **MIX)
+    prefill_step = _latency(arch_name, "llama2-7b", phase="mixed", batch=0, prefill=1, seq_len=128, **MIX)
+    mixed = _latency(arch_name, "llama2-7b", phase="mixed", batch=16, prefill=1, seq_len=128, **MIX)
+    assert decode_step == pytest.approx(decode, rel=1e-9)  # the step without prompts is the decode phase
+    assert mixed > max(decode_step, prefill_step)
+
+
+def test_sim_mixed_prints_the_prefill_decode_split():
+    from dse.sim_cmd import phase_split
+
+    r = dse("sim", "--arch", "duplex", "--workload", "llama2-7b", "--phase", "mixed", "--batch", "8",
+            "--prefill", "1", "--seq-len", "64", "--kv-len", "128", "--top", "2")
+    assert r.exit_code == 0, r.output
+    assert "8 decode (kv 128) + 1 prefill (64 tokens)" in r.output
+    for part in ("busy: prefill attention", "busy: decode attention", "busy: shared ops"):
+        assert part in r.output
+    import arch
+    import sim
+
+    res = sim.simulate(workloads.load("llama2-7b", phase="mixed", batch=8, prefill=1, seq_len=64, kv_len=128,
+                                      num_hidden_layers=2), arch.load("duplex"))
+    split = phase_split(res)
+    assert set(split) == {"prefill attention", "decode attention", "shared ops"}
+    assert all(v > 0 for v in split.values())
+    assert sum(split.values()) == pytest.approx(sum(res.column("latency_s")), rel=1e-12)
+    assert split["shared ops"] > split["decode attention"]  # the weights are read once for all 72 tokens
+
+
+@pytest.mark.parametrize("args,words", [
+    (("--workload", "gpt3-175b", "--phase", "mixed"), ["llama, mistral, mixtral", "llama2-7b", "'gpt3'"]),
+    (("--workload", "llama2-7b", "--phase", "decode", "--prefill", "2"), ["--prefill 2", "--phase mixed"]),
+    (("--workload", "llama2-7b", "--prefill", "2"), ["--prefill 2", "--phase mixed"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--batch", "-1"), ["--batch", "0 or more", "-1"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--prefill", "-3"), ["--prefill", "0 or more", "-3"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--batch", "0", "--prefill", "0"), ["at least one"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--seq-len", "0"), ["--seq-len", "positive"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--kv-len", "9999"), ["kv_len=9999", "4096"]),
+    (("--workload", "llama2-7b", "--phase", "middle"), ["--phase", "prefill, decode, mixed", "'middle'"]),
+    (("--workload", "llama2-7b", "--phase", "mixed", "--w-bits", "4", "--a-bits", "8", "--group-size", "128",
+      "--arch", "mixpe"),
+     ["group_size=128", "phase='mixed'"]),
+])
+def test_mixed_errors_exit_2_naming_the_problem(args, words):
+    r = dse("sim", *args)
+    assert r.exit_code == 2, r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+    assert "Traceback" not in r.output
+
+
+def test_mixed_from_the_python_api_and_a_space():
+    from dse.space import Space, SpaceError
+
+    with pytest.raises(ValueError, match="llama, mistral, mixtral"):
+        workloads.load("bert-base", phase="mixed")
+    with pytest.raises(ValueError, match="prefill=2.*phase='mixed'"):
+        workloads.load("llama2-7b", prefill=2)
+    space = {"name": "mixed", "base": "duplex", "axes": {"units.gpu.count": [1, 2]},
+             "workloads": [{"name": "mixtral-8x7b", "kwargs": {"phase": "mixed", "batch": 8, "prefill": 1,
+                                                                "seq_len": 64, **MIX}}],
+             "objectives": ["latency"]}
+    s = Space.from_dict(space)
+    assert s.workloads[0].kwargs["phase"] == "mixed"
+    space["workloads"] = [{"name": "gpt3-175b", "kwargs": {"phase": "mixed"}}]
+    with pytest.raises(SpaceError, match=r"workloads\[0\].*llama, mistral, mixtral"):
+        Space.from_dict(space)
+
+
+def test_workloads_show_takes_the_mixed_options():
+    r = dse("workloads", "show", "mixtral-8x7b", "--phase", "mixed", "--batch", "4", "--prefill", "1",
+            "--seq-len", "32", "--kv-len", "64", "--json")
+    assert r.exit_code == 0, r.output
+    plain = json.loads(dse("workloads", "show", "mixtral-8x7b", "--phase", "decode", "--batch", "4",
+                           "--kv-len", "64", "--json").output)
+    totals = json.loads(r.output)
+    assert totals["ops"] == plain["ops"] + 3 * 32  # prefill score/softmax/context in each of the 32 layers
+
+
+def test_sim_help_documents_the_mixed_phase():
+    r = dse("sim", "--help")
+    text = " ".join(r.output.split())
+    for w in ("--prefill", "mixed", "continuous-batching", "decode requests"):
+        assert w in text, w
+
+
+# ---- the console path: per-layer table without pandas ------------------------------------------------------
+
+def test_layer_rows_equal_the_pandas_per_layer_table():
+    import arch
+    import sim
+    from reports.ppa import LAYER_COLUMNS, layer_rows, per_layer
+
+    for arch_name, w, kw in (("neupims", "llama2-7b", {"phase": "decode", "batch": 8, "kv_len": 128}),
+                             ("tpu-v1", "bert-base", {"seq_len": 32}), ("sn40l", "llama2-7b", {"phase": "decode"})):
+        res = sim.simulate(workloads.load(w, num_hidden_layers=2, **kw), arch.load(arch_name))
+        rows = layer_rows(res)  # before the DataFrame is made
+        table = per_layer(res.per_op).to_dict("records")
+        assert [r["layer"] for r in rows] == [t["layer"] for t in table]
+        for r, t in zip(rows, table):
+            assert tuple(r) == LAYER_COLUMNS
+            assert (r["ops"], r["cycles"], r["flops"]) == (t["ops"], t["cycles"], t["flops"])
+            for k in ("latency_s", "energy_j", "utilization"):
+                assert r[k] == pytest.approx(t[k], rel=1e-12, abs=1e-300), (arch_name, r["layer"], k)
+
+
+def test_top_layers_break_ties_by_layer_order():
+    from reports.ppa import top_layers
+
+    rows = [{"layer": str(i), "latency_s": lat} for i, lat in
+            enumerate([1.0, 3.0, 2.0, 3.0 * (1 + 1e-15), 3.0, 2.0])]
+    assert [r["layer"] for r in top_layers(rows, 4)] == ["1", "3", "4", "2"]
+    assert top_layers(rows, 0) == []
+
+
+def test_console_sim_imports_neither_pandas_nor_networkx():
+    import subprocess
+    import sys
+
+    code = ("import sys; from dse.cli import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['sim', '--arch', 'neupims', '--workload', 'llama2-7b', '--phase', 'decode', "
+            "'--batch', '4', '--kv-len', '64']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('pandas', 'networkx', 'plotly') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_graph_g_is_the_same_graph_as_a_networkx_digraph():
+    g = workloads.load("llama2-7b", phase="decode", num_hidden_layers=1)
+    d = g.g
+    assert list(d.nodes) == [op.name for op in g.ops()]
+    assert d is g.g  # built once
+    for op in g.ops():
+        assert list(d.predecessors(op.name)) == g.input_names(op) == [p.name for p in g.predecessors(op)]
+        assert list(d.successors(op.name)) == g.output_names(op)
+        for p in g.predecessors(op):
+            assert d.edges[p.name, op.name]["bytes"] == p.output_bytes
