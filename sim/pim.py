@@ -31,6 +31,11 @@ operand's rows never leave the DRAM (``counts``: ``pim_act`` row activations, ``
 The ``pim`` result pass (`price`) charges ``act_energy_pj`` per activation, ``internal_read_pj_per_bit``
 per row-buffer bit read and the tier's external energy per byte (`sim.ppa.dram_pj_per_byte`) for the I/O.
 
+Area and static power (`sim.ppa.pim_area`, `pim_static_w`): each bank's multipliers, adder tree,
+accumulator and registers, plus the second row buffer with ``dual_row_buffer``, priced in a DRAM process
+(`arch.tech` ``pim_bank``); `static`, called by the result pass for every PIM unit (in-bank or logic-die),
+charges their leakage over the run and keeps their area in ``area_mm2``.
+
 Without ``dual_row_buffer`` the op *holds* its memory tier's channel (``OpCost.holds``): NPU transfers wait
 while the PIM computes, and the PIM waits for transfers queued before it (NeuPIMs' "blocked" mode).  With
 dual row buffers the PIM works beside NPU traffic.

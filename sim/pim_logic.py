@@ -58,8 +58,11 @@ works at a time (the ablation).
 With ``opb_dispatch`` off the graph is returned untouched: every op runs on the xPU (the GPU-only
 baseline).
 
+Area and static power: `sim.ppa.pim_area` (``peak_tflops / (2 x logic_clock_hz)`` fp16 PEs at
+``logic_node_nm``) and `sim.ppa.pim_static_w`, charged by `sim.pim`'s result pass.
+
 Left out: tile-level pipelining between xPU and PIM, bank conflicts between the two paths, the
-logic die's thermal and area limits.
+logic die's thermal limit, its buffers and control (area counts the MAC datapath only).
 """
 
 from __future__ import annotations

@@ -112,8 +112,29 @@ def table(pytestconfig) -> dict[str, dict[str, float]]:
     lines.append(f"{'geomean':10s} {'':10s}" + "".join(f" {ratio(out, d):>18.2f}x" for d in DESIGNS[1:]))
     pub = "".join(f" {PUBLISHED[d][0]:>18.1f}x" if d in PUBLISHED else f" {'(ablation)':>19s}" for d in DESIGNS[1:])
     lines.append(f"{'published':10s} {'':10s}{pub}")
+    lines += pim_area_lines()
     write_lines(pytestconfig, lines)
     return out
+
+
+def pim_area_lines() -> list[str]:
+    """PIM silicon of the designs (sim.ppa.pim_area; no published figure to compare: see the presets' source)."""
+    from sim.ppa import pim_area
+
+    out = ["PIM area (modelled, not published): design  total mm^2  per HBM2 stack  % of the stack's DRAM dies"]
+    for d in ("neupims", "neupims-naive"):
+        a = pim_area(arch.load(d))
+        out.append(f"  {d:14s} {a['pim_mm2']:8.1f} {a['pim_per_stack_mm2']:10.1f} {a['pim_dram_overhead_pct']:10.2f}%")
+    return out
+
+
+def test_dual_row_buffers_cost_area(table):
+    """NeuPIMs' throughput gain over blocked mode is bought with a second row buffer per bank: more PIM area."""
+    from sim.ppa import pim_area
+
+    dual, single = (pim_area(arch.load(d))["pim_mm2"] for d in ("neupims", "neupims-blocked"))
+    assert dual > single > 0
+    assert ratio(table, "neupims-blocked") > 1
 
 
 def ratio(table: dict[str, dict[str, float]], design: str) -> float:
