@@ -217,28 +217,28 @@ def check_formats(accelerator, w_format: str, a_format: str) -> None:
 
 
 # ---- precision sweep -----------------------------------------------------------------------------------
-#: (precision, PE type, weight format, activation format, grouped?) in chart order.
+#: (precision, PE type, weight format, activation format, grouped?) in chart order.  The precision-scalable PEs
+#: (arch.pe slice_bits: bitfusion, ant, mixpe-packed) at the integer precisions they run, per-channel weights on
+#: BitFusion and ANT (no per-group dequantiser), per-group on the packed MixPE.
 SWEEP = (
     ("W16A16", "fp16", "fp16", "fp16", False),
     ("W8A8", "int8", "int8", "int8", False),
+    ("W8A8", "bitfusion", "int8", "int8", False),
+    ("W8A8", "ant", "int8", "int8", False),
     ("W4A8", "w4a8-dequant", "int4", "int8", True),
     ("W4A8", "w4a8-dequant-fullrate", "int4", "int8", True),
     ("W4A8", "mixpe-w4a8", "int4", "int8", True),
+    ("W4A8", "mixpe-packed", "int4", "int8", True),
+    ("W4A8", "bitfusion", "int4", "int8", False),
+    ("W4A8", "ant", "int4", "int8", False),
     ("W4A16", "w4a16-dequant", "int4", "fp16", True),
     ("W4A16", "mixpe-w4a16", "int4", "fp16", True),
     ("W2A8", "w2a8-dequant", "int2", "int8", True),
     ("W2A8", "w2a8-dequant-fullrate", "int2", "int8", True),
     ("W2A8", "mixpe-w2a8", "int2", "int8", True),
-    # precision-scalable PEs (arch.pe slice_bits/fused_bits) at each integer precision they run: per-channel
-    # weights on BitFusion and ANT (no per-group dequantiser), per-group on the packed MixPE
-    ("W8A8", "bitfusion", "int8", "int8", False),
-    ("W8A8", "ant", "int8", "int8", False),
-    ("W4A8", "bitfusion", "int4", "int8", False),
-    ("W4A8", "ant", "int4", "int8", False),
-    ("W4A8", "mixpe-packed", "int4", "int8", True),
+    ("W2A8", "mixpe-packed", "int2", "int8", True),
     ("W2A8", "bitfusion", "int2", "int8", False),
     ("W2A8", "ant", "int2", "int8", False),
-    ("W2A8", "mixpe-packed", "int2", "int8", True),
 )
 PRECISIONS = tuple(dict.fromkeys(p for p, *_ in SWEEP))
 

@@ -126,14 +126,16 @@ def test_precision_figure_traces(tmp_path):
     from reports.precision import precision_figure
 
     table = precision_sweep("bert-base", "mixpe", seq_len=64, precisions=["W8A8", "W4A8"])
-    assert list(table["pe"]) == ["int8", "w4a8-dequant", "w4a8-dequant-fullrate", "mixpe-w4a8"]
+    assert list(table["pe"]) == ["int8", "bitfusion", "ant", "w4a8-dequant", "w4a8-dequant-fullrate", "mixpe-w4a8",
+                                 "mixpe-packed", "bitfusion", "ant"]
     fig = precision_figure(table)
     names = [t.name for t in fig.data]
     assert names[0] == "latency" and "energy: mac" in names and "energy: dequant" in names
     assert any(n.startswith("area") for n in names)
     for t in fig.data:
-        assert list(t.x) == ["W8A8 / int8", "W4A8 / w4a8-dequant", "W4A8 / w4a8-dequant-fullrate",
-                             "W4A8 / mixpe-w4a8"]
+        assert list(t.x) == ["W8A8 / int8", "W8A8 / bitfusion", "W8A8 / ant", "W4A8 / w4a8-dequant",
+                             "W4A8 / w4a8-dequant-fullrate", "W4A8 / mixpe-w4a8", "W4A8 / mixpe-packed",
+                             "W4A8 / bitfusion", "W4A8 / ant"]
     lat = fig.data[0]
     assert list(lat.y) == pytest.approx(list(table["latency_s"] * 1e3))
 
@@ -144,7 +146,8 @@ def test_precision_rejects_unknown_precision_and_json_rows():
     r = dse("precision", "--workload", "bert-base", "--seq-len", "32", "--precision", "W2A8", "--json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)["rows"]
-    assert [row["pe"] for row in rows] == ["w2a8-dequant", "w2a8-dequant-fullrate", "mixpe-w2a8"]
+    assert [row["pe"] for row in rows] == ["w2a8-dequant", "w2a8-dequant-fullrate", "mixpe-w2a8", "mixpe-packed",
+                                           "bitfusion", "ant"]
     assert rows[2]["latency_s"] < rows[0]["latency_s"]  # per-group dequantisation vs one per weight use
     assert rows[2]["area_pe_mm2"] < rows[1]["area_pe_mm2"]  # the full-rate dequantiser unit pays in area
 

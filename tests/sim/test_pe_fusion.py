@@ -110,3 +110,16 @@ def test_mixpe_preset_results_are_unchanged_by_fusion():
     r = sim.simulate(op, arch.load("mixpe"))
     assert r.summary["cycles"] == 270207 == gemm_cycles(64, 4096, 4096, 64, 64, "os")
     assert r.per_op["stall_cycles"].sum() == 0
+
+
+def test_dse_runs_fused_pes_on_any_integer_operands():
+    from dse.sim_cmd import SWEEP, runs_on
+
+    assert runs_on("bitfusion", "int4", "int8") and runs_on("ant", "int2", "int2")
+    assert runs_on("bitfusion", "int8", "int8")
+    assert not runs_on("bitfusion", "int4", "fp16") and not runs_on("ant", "fp16", "fp16")
+    assert runs_on("mixpe-packed", "int4", "int8") and not runs_on("mixpe-packed", "int4", "fp16")
+    swept = {(p, pe) for p, pe, *_ in SWEEP}
+    for precision in ("W8A8", "W4A8", "W2A8"):
+        assert {(precision, "bitfusion"), (precision, "ant")} <= swept
+    assert not any(pe in ("bitfusion", "ant", "mixpe-packed") for p, pe, *_ in SWEEP if p in ("W16A16", "W4A16"))
