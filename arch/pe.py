@@ -31,8 +31,9 @@ Precision-scalable PEs (``slice_bits``, ``fused_bits``)
 -------------------------------------------------------
 A PE with ``slice_bits = s`` and ``fused_bits = f`` is built from ``(f / s)^2`` multipliers of ``s x s`` bits
 that fuse spatially into one ``f x f`` MAC or split into several narrower ones: BitFusion's Fusion Unit of
-sixteen 2-bit BitBricks (Sharma et al., "Bit Fusion", ISCA 2018, Sec. 3: one 8x8, two 8x4 / 4x8, four 4x4,
-eight 4x2, sixteen 2x2 products per cycle; 16-bit operands take several cycles).  Each operand of ``b``
+sixteen 2-bit BitBricks (Sharma et al., "Bit Fusion", ISCA 2018, Sec. 3, and act-lab.org/artifacts/bitfusion:
+bricks fuse in powers of 2 into 1, 2, 4, 8 or 16 fused PEs, one 8x8, two 8x4 / 4x8, four 4x4 or 2x8, eight 4x2,
+sixteen 2x2 products per cycle; 16-bit operands take several cycles).  Each operand of ``b``
 bits occupies ``n(b)`` slices, ``ceil(b / s)`` rounded up to a power of two (bricks fuse in groups of 1, 2,
 4, ...), so it is split ``(f / s) / n(b)`` ways, and
 
@@ -136,8 +137,9 @@ def _mixpe(name: str, w: str, a: str) -> PEType:
 
 
 BITFUSION_SOURCE = (
-    "Sharma et al., 'Bit Fusion', ISCA 2018, Sec. 3 (Fusion Unit of 16 2-bit BitBricks, fused spatially to 8x8; "
-    "one 8x8, two 4x8, four 4x4, sixteen 2x2 MACs per cycle); the MixPE authors' simulator runs it as its "
+    "Sharma et al., 'Bit Fusion', ISCA 2018, Sec. 3, and its artifact page act-lab.org/artifacts/bitfusion (a Fusion "
+    "Unit of 16 2-bit BitBricks fuses in powers of 2 into 1, 2, 4, 8 or 16 F-PEs: one 8x8, four 2x8 / 4x4 / 8x2, "
+    "sixteen 2x2 MACs per cycle); the MixPE authors' simulator runs it as its "
     "conf_bitfusion.ini (high_prec 8, low_prec 4; github.com/yuzhang712/mixpe_simulator @ 769f0c85).  Area and "
     "energy per cycle: an int8 MAC by the arch.tech rules (assumed: the fusion shifters/adders not priced)")
 ANT_SOURCE = (
