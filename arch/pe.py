@@ -47,7 +47,8 @@ simulator.py``, ``get_perf_factor``) uses ``int(pmax / max(iprec, pmin)) * int(p
 ``s = pmin`` for every operand up to ``pmax`` bits.  Energy: such a PE spends one full-width operation's
 energy per cycle whatever the split (the authors' simulator charges core energy per PE per cycle), so the
 cost model counts ``macs / split`` PE operations for energy (`sim.systolic`); area is that of the ``f x f``
-PE.  Such PEs multiply integers only (and ternary codes as 2-bit integers).
+PE.  Such PEs multiply integers (ternary codes as 2-bit integers); float operands are taken at their storage
+width as fixed point (see `sim.systolic`).
 """
 
 from __future__ import annotations

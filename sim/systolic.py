@@ -61,7 +61,9 @@ output (1 without a ``group_size``: per-channel scales).
   products of one output in an output-stationary fold, as a Fusion Unit sums its bricks' products; the
   array's shape, skew and tiling do not change).  ``counts["mac"]`` is then the PE's full-width operations,
   ``MACs / (split(w) * split(a))``, since a fused PE spends one full-width operation's energy per cycle
-  whatever its split; ``utilization`` is over ``p``.  Float operands on such a PE are an error.
+  whatever its split; ``utilization`` is over ``p``.  Float operands (attention in fp16, say) count at their
+  storage width, as fixed point: fp16 runs as 16 x 16 bits, a quarter of BitFusion's 8 x 8 rate, as the MixPE
+  authors' simulator runs its FP16 designs (16-bit fixed point, ``FQDtype.FXP16`` in ``benchmarks.py`` @ 769f0c85).
 
 Traffic (`traffic`)
 -------------------
@@ -361,7 +363,8 @@ def _core_shares(m: int, n: int, batch: int, rows: int, cols: int, dataflow: str
     return options
 
 
-#: operand formats a precision-scalable (fused) PE multiplies: integers, and ternary codes as 2-bit integers.
+#: operand formats a precision-scalable (fused) PE takes natively (`dse.sim_cmd.runs_on`): integers, and ternary
+#: codes as 2-bit integers; the cost model runs floats too, as fixed point of their storage width.
 FUSABLE_FORMATS = frozenset({"int2", "int4", "int8", "int16", "int32", "ternary"})
 #: weight formats that are dequantised (scale and zero point) before or after the MACs.
 QUANTISED_WEIGHT_FORMATS = frozenset({"int2", "int4", "int8"})
@@ -396,12 +399,7 @@ def cost(op: Op, unit, accelerator) -> OpCost:
     m, n, k = op.mnk
     mpc, depth = pe.macs_per_cycle, pe.pipeline_depth
     pe_ops_per_mac = 1.0  # full-width PE operations per MAC (energy count): < 1 on a split fused PE
-    if pe.scalable:
-        bad = [f"{role} {fmt}" for role, fmt in (("weights", op.w_format), ("activations", op.a_format))
-               if fmt not in FUSABLE_FORMATS]
-        if bad:
-            raise ValueError(f"op {op.name!r}: {' and '.join(bad)} on unit {unit.name!r}, whose PE type {pe.name!r} "
-                             f"multiplies integers only; expected one of {', '.join(sorted(FUSABLE_FORMATS))}")
+    if pe.scalable:  # at the operands' storage widths; floats as fixed point of that width (docstring)
         mpc = pe.macs_per_cycle_at(op.w_bits, op.a_bits)
         pe_ops_per_mac = pe.macs_per_cycle / mpc
     peak = mpc
