@@ -117,8 +117,8 @@ def sim(
         m = graph.meta
         tot.add_row("step", f"{m['decode']} decode (kv {m['context_len']}) + {m['prefill']} prefill "
                             f"({m['prompt_len']} tokens)")
-        for part, busy in phase_split(result).items():
-            tot.add_row(f"busy: {part}", _si(busy, "s"))
+        for part, units in phase_split(result).items():
+            tot.add_row(f"busy: {part}", _split_row(units))
     out.print(tot)
     for note in s.get("notes", []):
         out.print(f"note: {note}", markup=False)
@@ -130,15 +130,25 @@ def sim(
 PHASE_PARTS = {"prefill": "prefill attention", "decode": "decode attention", "mixed": "shared ops"}
 
 
-def phase_split(result) -> dict[str, float]:
+def phase_split(result) -> dict[str, dict[str, float]]:
     """Busy time (sum of the ops' latency_s, overlapped ops both count) of a mixed step's ops by their
-    ``phase`` tag: prefill attention, decode attention and the shared ops (projections, MLP/experts, norms,
-    head) that run once over the tokens of both."""
-    phases = result.column("tag_phase")
-    busy: dict[str, list[float]] = {p: [] for p in PHASE_PARTS.values()}
-    for p, t in zip(phases, result.column("latency_s")):
-        busy.setdefault(PHASE_PARTS.get(p, str(p)), []).append(t)
-    return {k: math.fsum(v) for k, v in busy.items()}
+    ``phase`` tag -- prefill attention, decode attention and the shared ops (projections, MLP/experts, norms,
+    head) that run once over the tokens of both -- and, within each, by unit (largest first)."""
+    busy: dict[str, dict[str, list[float]]] = {p: {} for p in PHASE_PARTS.values()}
+    for p, u, t in zip(result.column("tag_phase"), result.column("unit"), result.column("latency_s")):
+        busy.setdefault(PHASE_PARTS.get(p, str(p)), {}).setdefault(u, []).append(t)
+    out = {}
+    for part, units in busy.items():
+        sums = {u: math.fsum(v) for u, v in units.items()}
+        out[part] = dict(sorted(sums.items(), key=lambda kv: -kv[1]))
+    return out
+
+
+def _split_row(units: dict[str, float]) -> str:
+    total = _si(math.fsum(units.values()), "s")
+    if len(units) == 1:
+        return f"{total} ({next(iter(units))})"
+    return total + (" (" + ", ".join(f"{u} {_si(t, 's')}" for u, t in units.items()) + ")" if units else "")
 
 
 # ---- operand formats ---------------------------------------------------------------------------------

@@ -204,11 +204,13 @@ def test_sim_mixed_prints_the_prefill_decode_split():
 
     res = sim.simulate(workloads.load("llama2-7b", phase="mixed", batch=8, prefill=1, seq_len=64, kv_len=128,
                                       num_hidden_layers=2), arch.load("duplex"))
-    split = phase_split(res)
+    by_unit = phase_split(res)
+    split = {part: sum(units.values()) for part, units in by_unit.items()}
     assert set(split) == {"prefill attention", "decode attention", "shared ops"}
     assert all(v > 0 for v in split.values())
     assert sum(split.values()) == pytest.approx(sum(res.column("latency_s")), rel=1e-12)
     assert split["shared ops"] > split["decode attention"]  # the weights are read once for all 72 tokens
+    assert set(by_unit["decode attention"]) == {"logic_pim"}  # Duplex: a GEMV per request, low Op/B
 
 
 @pytest.mark.parametrize("args,words", [
