@@ -85,8 +85,13 @@ def sim(
         from reports.ppa import write_sim_report
 
         paths = write_sim_report(result, out_dir, title=f"{workload} on {accelerator.name}")
+    step = graph.meta if "prefill" in graph.meta else None  # a continuous-batching step (workloads.serving)
     if as_json:
-        _print_json({"workload": workload, "arch": accelerator.name, **s})
+        extra = {}
+        if step is not None:
+            extra = {"step": {k: step[k] for k in ("decode", "context_len", "prefill", "prompt_len", "tokens")},
+                     "busy_s_by_phase": phase_split(result)}
+        _print_json({"workload": workload, "arch": accelerator.name, **s, **extra})
         return
 
     from reports.ppa import layer_rows, top_layers
@@ -113,10 +118,9 @@ def sim(
     tot.add_row("area", f"{s['area_mm2']:.4g} mm²")
     if fmt:
         tot.add_row("linear-layer formats", ", ".join(f"{k}={v}" for k, v in fmt.items()))
-    if graph.meta.get("phase") == "mixed" or "prefill" in graph.meta:
-        m = graph.meta
-        tot.add_row("step", f"{m['decode']} decode (kv {m['context_len']}) + {m['prefill']} prefill "
-                            f"({m['prompt_len']} tokens)")
+    if step is not None:
+        tot.add_row("step", f"{step['decode']} decode (kv {step['context_len']}) + {step['prefill']} prefill "
+                            f"({step['prompt_len']} tokens)")
         for part, units in phase_split(result).items():
             tot.add_row(f"busy: {part}", _split_row(units))
     out.print(tot)

@@ -211,6 +211,11 @@ def test_sim_mixed_prints_the_prefill_decode_split():
     assert sum(split.values()) == pytest.approx(sum(res.column("latency_s")), rel=1e-12)
     assert split["shared ops"] > split["decode attention"]  # the weights are read once for all 72 tokens
     assert set(by_unit["decode attention"]) == {"logic_pim"}  # Duplex: a GEMV per request, low Op/B
+    js = json.loads(dse("sim", "--arch", "duplex", "--workload", "llama2-7b", "--phase", "mixed", "--batch", "8",
+                        "--seq-len", "64", "--kv-len", "128", "--json").output)
+    assert js["step"] == {"decode": 8, "context_len": 128, "prefill": 1, "prompt_len": 64, "tokens": 8 + 64}
+    assert js["throughput"] == pytest.approx(9 / js["latency_s"])  # requests (each gets a token) per second
+    assert set(js["busy_s_by_phase"]) == set(split)
 
 
 @pytest.mark.parametrize("args,words", [
