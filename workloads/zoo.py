@@ -9,8 +9,10 @@ seq_len).  The files ship as package data and are read with `importlib.resources
 decoder families ``llama``, ``mistral``, ``mixtral``): ``batch`` running requests decode one token each
 over ``kv_len`` cached positions while ``prefill`` new requests (default 1) bring ``seq_len`` prompt
 tokens each; ``kv_len`` defaults to ``seq_len`` as for decode.  ``batch`` and ``prefill`` may be 0 (a
-decode-only or prefill-only step) but not both.  The graph's ``meta["batch"]`` is the step's requests
-(``batch + prefill``: each gets one token), so a result's throughput is requests per second.
+decode-only or prefill-only step) but not both.  The graph's meta has ``requests`` (``batch + prefill``)
+and ``tokens`` but no ``batch``: a result's throughput is steps per second and its tokens/s counts prompt
+and decode tokens.  (``meta["batch"]`` would also ask NeuPIMs' dispatch to split the graph into sub-batches,
+which `workloads.batching.split_sub_batches` cannot do for a step whose ops hold tokens of both kinds.)
 """
 
 from __future__ import annotations
@@ -122,11 +124,9 @@ def _mixed(name: str, cfg: dict[str, Any], args: dict[str, Any]) -> Graph:
         if limit and n > limit:
             raise ValueError(f"{key}={n}: expected at most {limit}, the positions of {name!r} (config key "
                              f"max_position_embeddings)")
-    graph = serving_step(cfg, decode=batch, context_len=kv_len, prefill=prefill, prompt_len=seq_len,
+    return serving_step(cfg, decode=batch, context_len=kv_len, prefill=prefill, prompt_len=seq_len,
                          routing=args.get("routing"), w_format=args.get("w_format"), a_format=args.get("a_format"),
                          name=args.get("name"))
-    graph.meta["batch"] = batch + prefill
-    return graph
 
 
 _MIXED_KEYS = ("batch", "prefill", "seq_len", "kv_len", "w_format", "a_format", "routing", "name")

@@ -172,12 +172,19 @@ def test_mixed_step_has_both_attentions_and_shares_the_linear_layers():
     # per layer: score, softmax, context for each request kind
     assert phases.count("prefill") == phases.count("decode") == 3 * 2
     assert len(g) == len(dec) + 3 * 2
-    assert g.meta["batch"] == 18 and g.meta["tokens"] == 16 + 2 * 128
+    assert g.meta["requests"] == 18 and g.meta["tokens"] == 16 + 2 * 128 and "batch" not in g.meta
     q = g["L0.attn.q_proj"]
     assert q.dims["M"] == 16 + 2 * 128  # the projections run once over every token of the step
     score = {op.tags["phase"]: op for op in g.ops() if op.kind.value == "attn_score"}
     assert (score["prefill"].dims["M"], score["prefill"].dims["N"]) == (128, 128)
     assert (score["decode"].dims["M"], score["decode"].dims["N"]) == (1, 256)
+
+
+def test_mixed_step_on_neupims_at_its_sub_batch_threshold_runs_unsplit():
+    # neupims splits graphs of batch >= 256 into 2 sub-batches; a mixed step's ops mix decode and prompt
+    # tokens, so it is not split (and not refused)
+    kw = dict(phase="mixed", batch=256, prefill=2, seq_len=64, **MIX)
+    assert _latency("neupims", "llama2-7b", **kw) > _latency("neupims", "llama2-7b", **{**kw, "prefill": 0})
 
 
 @pytest.mark.parametrize("arch_name", ["duplex", "neupims"])
@@ -214,7 +221,8 @@ def test_sim_mixed_prints_the_prefill_decode_split():
     js = json.loads(dse("sim", "--arch", "duplex", "--workload", "llama2-7b", "--phase", "mixed", "--batch", "8",
                         "--seq-len", "64", "--kv-len", "128", "--json").output)
     assert js["step"] == {"decode": 8, "context_len": 128, "prefill": 1, "prompt_len": 64, "tokens": 8 + 64}
-    assert js["throughput"] == pytest.approx(9 / js["latency_s"])  # requests (each gets a token) per second
+    assert js["throughput"] == pytest.approx(1 / js["latency_s"])  # steps per second
+    assert js["tokens_per_s"] == pytest.approx((8 + 64) / js["latency_s"])
     assert set(js["busy_s_by_phase"]) == set(split)
 
 
