@@ -169,6 +169,7 @@ class Problem:
     def _unit(self, values: dict) -> Any:
         u = self.unit
         return SimpleNamespace(name=u.name, sms=u.sms, tensor_tflops=u.tensor_tflops, vector_tflops=u.vector_tflops,
+                               l2_bytes=u.l2_bytes,
                                efficiency=SimpleNamespace(**values))
 
     def predict(self, values: dict, idx: np.ndarray | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Measure kernel times on a real GPU with PyTorch, for fitting and validating `sim.gpu`.
 
-    python scripts/measure_gpu.py --out data/gpu/gpu_h100.csv      # on a CUDA machine (33 s on an H100)
+    python scripts/measure_gpu.py --out data/gpu/gpu_h100.csv      # on a CUDA machine (about 50 s on an H100)
+    python scripts/measure_gpu.py --only softmax --kernels --out $OUT/gpu_h100_softmax.csv   # softmax alone
     python scripts/measure_gpu.py --dry-run --out /tmp/gpu.csv     # anywhere: every case at toy size on CPU
 
 What it measures (one CSV row per case, see `COLUMNS`)
@@ -10,7 +11,11 @@ What it measures (one CSV row per case, see `COLUMNS`)
   ``torch._scaled_mm``; square 128..8192, LLM projections from decode (m = 1..64) to prefill
   (m = 16384), seeded random shapes, and ``torch.bmm`` batches (``batch > 1``).
 - ``eltwise``: add, mul (two inputs), silu, gelu (one input); ``norm``: ``F.layer_norm`` (and
-  ``F.rms_norm`` where torch has it); ``softmax``: over the last dim.  ``rows x cols`` tensors.
+  ``F.rms_norm`` where torch has it); ``softmax``: over the last dim.  ``rows x cols`` tensors.  Softmax
+  also sweeps 18 row widths (128 .. 65536, `SOFTMAX_WIDTHS`) by 9 row counts in bf16, fp16 and fp32
+  (`softmax_sweep`), across torch's row kernels.
+- ``--kernels``: each case's kernels with their launch configuration (grid, block, registers per thread,
+  shared memory, the occupancy estimate) from ``torch.profiler`` into ``<out>.kernels.json``.
 - ``sdpa_prefill`` / ``sdpa_decode``: ``F.scaled_dot_product_attention`` (whatever backend torch
   picks), ``q_len = kv_len`` (causal or not) and ``q_len = 1`` over a KV cache of ``kv_len``; GQA with
   ``kv_heads < heads``.
@@ -205,6 +210,24 @@ def softmax_case(rows: int, cols: int, dtype: str) -> Case:
     return Case(_row("softmax", "softmax", dtype, rows=rows, cols=cols, inputs=1), setup, est)
 
 
+#: the softmax sweep (second run): row widths across torch's three row kernels (warp <= 1024; a CTA per row with
+#: the row in shared memory; re-read from global memory) and its 16-byte vector width (4100 is no multiple of 8)
+SOFTMAX_WIDTHS = (128, 256, 512, 1024, 1536, 2048, 3072, 4096, 4100, 6144, 8192, 12288, 16384, 24576, 32000, 32768,
+                  49152, 65536)
+#: row counts: below, at and past one wave of CTAs over 132 SMs, and odd counts (tails)
+SOFTMAX_ROWS = (96, 264, 1000, 2048, 5000, 16384, 50000, 131072, 524288)
+
+
+def softmax_sweep() -> list[tuple[str, int, int]]:
+    """(dtype, rows, cols) of the softmax sweep: every width and row count with 2^16 .. 2^28 elements (2^27 in
+    fp32), in bf16, fp16 and fp32."""
+    out = []
+    for dt in ("bf16", "fp16", "fp32"):
+        cap = 2**27 if dt == "fp32" else 2**28
+        out += [(dt, r, c) for c in SOFTMAX_WIDTHS for r in SOFTMAX_ROWS if 2**16 <= r * c <= cap]
+    return out
+
+
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
     if k.shape[1] != q.shape[1]:
         try:
@@ -354,6 +377,8 @@ def cases(seed: int = 0) -> list[Case]:
         out.append(softmax_case(rows, cols, "bf16"))
     for rows, cols in [(4096, 4096), (32768, 4096), (4096, 32000), (65536, 1024)]:
         out.append(softmax_case(rows, cols, "fp32"))
+    listed = {(c.shape["dtype"], c.shape["rows"], c.shape["cols"]) for c in out if c.shape["family"] == "softmax"}
+    out += [softmax_case(r, c, dt) for dt, r, c in softmax_sweep() if (dt, r, c) not in listed]
 
     for batch, seq in [(1, 512), (1, 1024), (1, 2048), (1, 4096), (1, 8192), (1, 16384), (4, 1024), (4, 2048),
                        (4, 4096), (8, 2048), (16, 512), (16, 1024), (2, 8192)]:
@@ -400,10 +425,42 @@ class Clock:
         return time.perf_counter() - t0
 
 
-def measure(case: Case, device: str, clock: Clock, repeats: int, shrink: bool) -> dict[str, Any]:
-    """Time one case (see the module docstring); returns the non-shape columns."""
+#: launch-configuration fields of a kernel event in torch.profiler's (Kineto's) Chrome trace
+KERNEL_FIELDS = ("grid", "block", "registers per thread", "shared memory", "blocks per SM", "warps per SM",
+                 "est. achieved occupancy %")
+
+
+def kernel_configs(run: Callable[[int], Any]) -> list[dict[str, Any]]:
+    """The kernels one call of `run` launches, as torch.profiler records them: name, duration (us) and
+    launch configuration (`KERNEL_FIELDS`: grid, block, registers per thread, dynamic+static shared memory
+    per block, and the occupancy calculator's estimate)."""
+    import tempfile
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        run(0)
+        torch.cuda.synchronize()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            trace = json.load(f)
+    out = []
+    for ev in trace.get("traceEvents", []):
+        if ev.get("cat") == "kernel":
+            args = ev.get("args", {})
+            out.append({"name": ev.get("name"), "dur_us": ev.get("dur"), **{k: args.get(k) for k in KERNEL_FIELDS}})
+    return out
+
+
+def measure(case: Case, device: str, clock: Clock, repeats: int, shrink: bool,
+            kernels: bool = False) -> dict[str, Any]:
+    """Time one case (see the module docstring); returns the non-shape columns (with `kernels`, also
+    ``kernels``: `kernel_configs` of one call, not a CSV column)."""
     torch.backends.cuda.matmul.allow_tf32 = case.tf32
     run, per = case.setup(device, shrink)
+    launch = kernel_configs(run) if kernels and clock.cuda else None
     copies = _copies(per)
     if clock.cuda:  # warm up on a side stream (cuBLAS workspaces, autotuning) before any graph capture
         side = torch.cuda.Stream()
@@ -441,8 +498,11 @@ def measure(case: Case, device: str, clock: Clock, repeats: int, shrink: bool) -
             except Exception:  # noqa: BLE001
                 pass
     times = sorted(clock.span(body) / calls for _ in range(repeats))
-    return {"time_s": statistics.median(times), "time_min_s": times[0], "time_max_s": times[-1], "calls": calls,
-            "repeats": repeats, "copies": copies, "mode": mode, "note": note}
+    out = {"time_s": statistics.median(times), "time_min_s": times[0], "time_max_s": times[-1], "calls": calls,
+           "repeats": repeats, "copies": copies, "mode": mode, "note": note}
+    if launch is not None:
+        out["kernels"] = launch
+    return out
 
 
 # ---- provenance -------------------------------------------------------------------------------------------
@@ -518,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--budget-s", type=float, default=330.0, help="skip the remaining cases after this many seconds")
     ap.add_argument("--only", default="", help="comma-separated families to measure (default: all)")
+    ap.add_argument("--kernels", action="store_true",
+                    help="also record each case's kernels and launch configuration (torch.profiler) into "
+                         "<out>.kernels.json")
     args = ap.parse_args(argv)
 
     device = "cpu" if args.dry_run or not torch.cuda.is_available() else "cuda"
@@ -542,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.synchronize()
         del a
     done = skipped = failed = 0
+    launches: list[dict[str, Any]] = []
     with open(args.out, "w", newline="") as f:
         for key in ("gpu", "sms", "driver", "cuda", "cudnn", "torch", "date_utc"):
             f.write(f"# {key}: {info.get(key, '')}\n")
@@ -554,7 +618,12 @@ def main(argv: list[str] | None = None) -> int:
                 skipped += 1
             else:
                 try:
-                    row.update(measure(case, device, clock, 1 if args.dry_run else args.repeats, args.dry_run))
+                    got = measure(case, device, clock, 1 if args.dry_run else args.repeats, args.dry_run,
+                                  kernels=args.kernels)
+                    if "kernels" in got:
+                        launches.append({**{c: case.shape[c] for c in SHAPE_COLUMNS if case.shape[c] != ""},
+                                         "kernels": got.pop("kernels")})
+                    row.update(got)
                     done += 1
                 except Exception as e:  # noqa: BLE001  (one failing case must not lose the others)
                     row.update(time_s="", note=f"failed: {type(e).__name__}: {str(e)[:120]}".replace("\n", " "))
@@ -571,6 +640,10 @@ def main(argv: list[str] | None = None) -> int:
     info.update(cases=len(todo), measured=done, failed=failed, skipped=skipped, wall_s=round(time.time() - t_start, 1))
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
         json.dump(info, f, indent=1)
+    if args.kernels:
+        with open(os.path.splitext(args.out)[0] + ".kernels.json", "w") as f:
+            json.dump({"torch": info.get("torch"), "gpu": info.get("gpu"), "fields": list(KERNEL_FIELDS),
+                       "cases": launches}, f, indent=1)
     print(json.dumps(info, indent=1))
     return 0
 

@@ -32,8 +32,8 @@ tiles and ``k = ceil(K / s)``::
 and the GEMM takes the fastest (tile, split): a well-tuned library's choice.  ``a``, ``w`` are operand bytes
 per element.  A, B, C are each moved once (tile re-reads are assumed to hit the 50 MB L2).
 
-Memory-bound kernels (ELTWISE, NORM, SOFTMAX, POOL, EMBED, SCAN)
-----------------------------------------------------------------
+Memory-bound kernels (ELTWISE, NORM, POOL, EMBED, SCAN)
+-------------------------------------------------------
 ::
 
     time = launch_s + ((op.bytes / (B * stream_hbm_eff[kind]))^p + (op.flops / R)^p)^(1/p)
@@ -43,13 +43,39 @@ Memory-bound kernels (ELTWISE, NORM, SOFTMAX, POOL, EMBED, SCAN)
            gmem_row_eff        rows wider still (the row is re-read from L2 on each pass)
 
 The second term is the kernel's instruction throughput, counted in the IR's FLOPs per element: row-wise
-reductions (softmax, norms) are far from the FMA peak (shuffles, block syncs, exp, division), and
-rows wider than a warp's 1024 elements need a CTA-wide reduction, slower still.  The three widths follow
-PyTorch's softmax dispatch (aten/src/ATen/native/cuda/SoftMax.cu, host_softmax, read in the pytorch/pytorch
-repository: the persistent warp kernel up to 1024 elements; above, 1024-thread CTAs, staging the row in
-shared memory while it is smaller than the 48 KiB per block less one fp32 slot per warp, else re-reading it
-from global memory on each pass); a kind missing from gmem_row_eff uses wide_row_eff.  ``kind`` is the op kind,
-except that RMSNorm (a NORM with ``affine == 1``: one reduction per row, LayerNorm's two) is ``rmsnorm``.
+reductions (norms) are far from the FMA peak (shuffles, block syncs, division), and rows wider than a
+warp's 1024 elements need a CTA-wide reduction, slower still.  The three widths follow PyTorch's softmax
+dispatch of an earlier release (aten/src/ATen/native/cuda/SoftMax.cu, host_softmax); a kind missing from
+gmem_row_eff uses wide_row_eff.  ``kind`` is the op kind, except that RMSNorm (a NORM with ``affine == 1``:
+one reduction per row, LayerNorm's two) is ``rmsnorm``.
+
+Softmax (SOFTMAX): torch 2.11's row kernels, their occupancy, waves over the SMs
+---------------------------------------------------------------------------------
+The kernel is the one torch 2.11 launches (`softmax_kernel`, as torch.profiler recorded it on the H100:
+``data/gpu/gpu_h100_softmax.kernels.json``): ``warp`` (4-warp CTAs, a warp per row -- two rows of <= 128
+elements -- rows of <= 2048 elements and 8 KiB), ``reg`` (a 1024-thread CTA per row held in registers,
+<= 8192 elements), ``smem`` (the row staged in shared memory, fewer bytes than `SMEM_ROW_BYTES`) or
+``gmem`` (three passes over the row in global memory).  Its resident CTAs per SM ``k`` follow from its
+threads, registers per thread (`SOFTMAX_REGS`, measured) and shared memory by the sm_90 occupancy rules
+(`ctas_per_sm`), and its occupancy ``w = k threads / 2048``.  With ``r`` rows per CTA, ``C`` CTAs over
+``S`` SMs::
+
+    cta     = r * op.flops / rows + slots          slots = 2 reductions x log2(threads in the reduction)
+                                                           levels x those threads x (shuffle + combine)
+    compute = ceil(C / (k S)) * k * cta / (vector_tflops / S * eff[path] * w)
+    memory  = (op.bytes + [gmem] 2 * rows * row_bytes * spill) / (B * stream_hbm_eff["softmax"])
+    spill   = max(0, 1 - (l2_bytes / 2) / (k S row_bytes))
+    time    = launch_s + (compute^p + memory^p)^(1/p)
+
+``eff[path]``: stream_vector_eff (warp), wide_row_eff (reg and smem), gmem_row_eff (gmem), each the
+fraction of the SM's FMA rate at full occupancy.  The rate scales with resident warps (the kernel is
+latency-bound: reductions and block syncs stall the warps; fewer warps hide less -- the 8192-wide row's
+37-register kernel fits one CTA per SM and runs at ~0.75x the element rate of the 6144-wide one); a row's
+fixed reduction cost amortises over wider rows; waves quantise small row counts.  The multi-pass kernel
+re-reads each row twice; the re-reads hit the L2 while the rows in flight fit in half of it (assumed: the
+H100's L2 is two partitions; measured: 96 KiB rows run at full rate, 128 KiB rows at ~0.7x).  Rows whose
+width is no multiple of the 16-byte vector run their tail with scalar loads, which the model does not
+count (32000-wide rows are ~20% slower than modelled).
 
 Attention (ATTN_SCORE and ATTN_CONTEXT are the two halves of one fused kernel)
 -------------------------------------------------------------------------------
@@ -110,7 +136,7 @@ from workloads.op import Op, OpKind
 GEMM_KINDS = frozenset({OpKind.GEMM, OpKind.ROUTER, OpKind.CONV2D})
 ATTN_KINDS = frozenset({OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT})
 STREAM_KINDS = frozenset({OpKind.ELTWISE, OpKind.NORM, OpKind.SOFTMAX, OpKind.POOL, OpKind.EMBED, OpKind.SCAN})
-ROW_KINDS = frozenset({OpKind.NORM, OpKind.SOFTMAX})
+ROW_KINDS = frozenset({OpKind.NORM})  # SOFTMAX has its own kernels: `softmax_kernel`
 KINDS = GEMM_KINDS | ATTN_KINDS | STREAM_KINDS
 
 #: CTA tile shapes (rows of C, columns of C) a GEMM library chooses among.
@@ -130,6 +156,23 @@ WARP_ROW = 1024  # rows up to this many elements are reduced within one warp
 #: a row of fewer bytes than this is staged in one 1024-thread CTA's shared memory (48 KiB per block less
 #: one fp32 reduction slot per warp, as torch's host_softmax decides)
 SMEM_ROW_BYTES = 48 * 1024 - 32 * 4
+
+# ---- softmax: torch 2.11's row kernels and their occupancy on an sm_90 SM ---------------------------------
+#: widest row (elements) of torch's persistent warp softmax (softmax_warp_forward), and of its row bytes
+SOFTMAX_WARP_ROW, SOFTMAX_WARP_BYTES = 2048, 8192
+#: widest row of the register-resident CTA kernel (cunn_SoftMaxForwardReg)
+SOFTMAX_REG_ROW = 8192
+#: threads per CTA: the warp kernel's 4 warps, the CTA-per-row kernels' 1024
+SOFTMAX_WARP_THREADS, SOFTMAX_CTA_THREADS = 128, 1024
+#: registers per thread of each kernel instance, (path, widest row it was seen for) -> registers, as
+#: torch.profiler reported them for torch 2.11.0+cu130 on the H100 (data/gpu/gpu_h100_softmax.kernels.json,
+#: the same for bf16, fp16 and fp32 within 1-2 registers; a width between two measured ones takes the wider's)
+SOFTMAX_REGS = {"warp": ((256, 30), (512, 32), (1024, 48), (2048, 80)), "reg": ((6144, 30), (8192, 37)),
+                "smem": ((1 << 31, 32),), "gmem": ((1 << 31, 32),)}
+#: sm_90 limits per SM (CUDA C++ Programming Guide, technical specifications per compute capability, 9.0):
+#: resident threads, resident CTAs, 32-bit registers, register allocation unit per warp, shared memory
+#: (228 KiB) and the 1 KiB the runtime reserves per CTA
+SM_THREADS, SM_CTAS, SM_REGS, REG_UNIT, SM_SMEM, CTA_SMEM_RESERVED = 2048, 32, 65536, 256, 228 * 1024, 1024
 
 
 def compute_format(op: Op) -> str:
@@ -277,8 +320,85 @@ def row_eff(op: Op, e, kind: str) -> float:
     return e.gmem_row_eff.get(kind, wide) if path == "gmem" else wide
 
 
+def softmax_kernel(op: Op) -> str:
+    """Which of torch 2.11's softmax kernels a SOFTMAX op runs as (`data/gpu/gpu_h100_softmax.kernels.json`):
+    ``warp`` (softmax_warp_forward: a warp per row, rows of <= 2048 elements and <= 8 KiB), ``reg``
+    (cunn_SoftMaxForwardReg: a 1024-thread CTA per row held in registers, <= 8192 elements), ``smem``
+    (cunn_SoftMaxForwardSmem: the row staged in shared memory, fewer bytes than `SMEM_ROW_BYTES` and a whole
+    number of 16-byte vectors) or ``gmem`` (cunn_SoftMaxForward: the row read from memory on each of its
+    three passes)."""
+    cols, eb = op.dims["cols"], op.a_bits / 8
+    if cols <= SOFTMAX_WARP_ROW and cols * eb <= SOFTMAX_WARP_BYTES:
+        return "warp"
+    if cols <= SOFTMAX_REG_ROW:
+        return "reg"
+    ilp = max(1, int(16 // eb))
+    return "smem" if cols * eb < SMEM_ROW_BYTES and cols % ilp == 0 else "gmem"
+
+
+def ctas_per_sm(threads: int, regs: int, smem: int) -> int:
+    """Resident CTAs per SM of a kernel with `threads` per CTA, `regs` registers per thread and `smem` bytes of
+    shared memory per CTA, by the sm_90 limits (`SM_THREADS` ...): the occupancy calculator's rule."""
+    warps = -(-threads // 32)
+    per_warp = -(-regs * 32 // REG_UNIT) * REG_UNIT
+    by_regs = (SM_REGS // per_warp) // warps
+    return max(1, min(SM_CTAS, SM_THREADS // threads, by_regs, SM_SMEM // (smem + CTA_SMEM_RESERVED)))
+
+
+def softmax_launch(op: Op) -> dict[str, float]:
+    """Launch geometry of a SOFTMAX op's kernel: ``path`` (`softmax_kernel`), ``threads`` per CTA, ``rows``
+    per CTA (the warp kernel: 4 warps of 1 row, 2 where a row has <= 128 elements), ``ctas``, ``regs``,
+    ``smem`` (bytes per CTA), ``k`` (resident CTAs per SM, `ctas_per_sm`) and ``occupancy`` (resident warps
+    over the SM's 64)."""
+    path = softmax_kernel(op)
+    cols, eb = op.dims["cols"], op.a_bits / 8
+    rows = op.elements // cols if cols else 0
+    if path == "warp":
+        threads, per_cta = SOFTMAX_WARP_THREADS, (SOFTMAX_WARP_THREADS // 32) * (2 if cols <= 128 else 1)
+    else:
+        threads, per_cta = SOFTMAX_CTA_THREADS, 1
+    regs = next(r for widest, r in SOFTMAX_REGS[path] if cols <= widest)
+    reduce = threads // 32 * 4  # one fp32 slot per warp for the block reductions
+    smem = int(cols * eb) + reduce if path == "smem" else (0 if path == "warp" else reduce)
+    k = ctas_per_sm(threads, regs, smem)
+    return {"path": path, "threads": threads, "rows": per_cta, "ctas": -(-rows // per_cta), "regs": regs,
+            "smem": smem, "k": k, "occupancy": min(1.0, k * threads / SM_THREADS)}
+
+
+def softmax_time(op: Op, unit, hbm: float) -> tuple[float, float]:
+    """(time, compute term) of a SOFTMAX op as torch 2.11's row kernel (module docstring, "Softmax")."""
+    e = unit.efficiency
+    nbytes = op.bytes
+    if not nbytes:
+        return 0.0, 0.0
+    g = softmax_launch(op)
+    path, k, threads = g["path"], g["k"], g["threads"]
+    cols, eb = op.dims["cols"], op.a_bits / 8
+    rows = op.elements // cols
+    base = e.stream_vector_eff.get("softmax", 1.0)
+    eff = {"warp": base, "reg": e.wide_row_eff.get("softmax", base), "smem": e.wide_row_eff.get("softmax", base),
+           "gmem": e.gmem_row_eff.get("softmax", e.wide_row_eff.get("softmax", base))}[path]
+    sms = unit.sms
+    rate_sm = unit.vector_tflops * 1e12 / sms * eff * g["occupancy"]
+    if path == "warp":  # two warp reductions per row: log2(32) shuffle levels x 32 lanes x (shuffle + combine)
+        slots = 2 * 5 * 32 * 2 * g["rows"]
+    else:  # two block reductions over the CTA's threads
+        slots = 2 * math.log2(threads) * threads * 2
+    cta = g["rows"] * op.flops / rows + slots
+    compute = -(-g["ctas"] // (k * sms)) * k * cta / rate_sm
+    moved = nbytes
+    if path == "gmem":  # passes 2 and 3 re-read the row: from L2 while the rows in flight fit in half of it
+        in_flight = k * sms * cols * eb
+        half = unit.l2_bytes / 2
+        moved += 2 * rows * cols * eb * max(0.0, 1.0 - half / in_flight)
+    eff_hbm = e.stream_hbm_eff.get("softmax", e.stream_hbm_eff.get("eltwise", 0.9))
+    return e.launch_s + _soft(compute, moved / (hbm * eff_hbm), e.overlap_exponent), compute
+
+
 def stream_time(op: Op, unit, hbm: float) -> tuple[float, float]:
-    """(time, compute term) of a memory-bound kernel (module docstring)."""
+    """(time, compute term) of a memory-bound kernel (module docstring); SOFTMAX: `softmax_time`."""
+    if op.kind is OpKind.SOFTMAX:
+        return softmax_time(op, unit, hbm)
     e = unit.efficiency
     nbytes = op.bytes
     if not nbytes:

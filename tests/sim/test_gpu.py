@@ -130,28 +130,94 @@ def test_eltwise_is_launch_plus_bytes_over_achieved_bandwidth():
 
 
 def test_row_reductions_run_at_their_own_rate_and_wide_rows_slower():
-    eff = {"stream_vector_eff": {"softmax": 0.5}, "wide_row_eff": {"softmax": 0.25}}
+    eff = {"stream_vector_eff": {"norm": 0.5}, "wide_row_eff": {"norm": 0.25}}
     acc = machine(vector=1.0, **eff)  # compute bound: bandwidth is 1e15 B/s
-    narrow, wide = softmax(2048, 1024), softmax(1024, 2048)
+    narrow, wide = norm(2048, 1024, affine=2), norm(1024, 2048, affine=2)
     assert seconds(narrow, acc) == pytest.approx(narrow.flops / 0.5e12, rel=1e-6)
     assert seconds(wide, acc) == pytest.approx(wide.flops / 0.25e12, rel=1e-6)
 
 
-def test_softmax_kernel_follows_row_width_and_bytes():
-    """torch's dispatch: warp kernel up to 1024 elements, shared-memory kernel while a row has fewer bytes
-    than SMEM_ROW_BYTES (48 KiB less 32 fp32 reduction slots), else the global-memory kernel, its own rate."""
+def test_norm_kernel_follows_row_width_and_bytes():
+    """Norms: warp rows up to 1024 elements, else CTA rows (shared-memory while under SMEM_ROW_BYTES, 48 KiB
+    less 32 fp32 reduction slots, else global memory); softmax has its own dispatch (`softmax_kernel`)."""
     assert gpu.SMEM_ROW_BYTES == 49152 - 128
-    assert gpu.row_kernel(softmax(8, 1024)) == "warp" and gpu.row_kernel(eltwise(8, 1 << 20)) == "warp"
-    assert gpu.row_kernel(softmax(8, 1025)) == "smem"
-    assert gpu.row_kernel(softmax(8, 24511, dtype="bf16")) == "smem"
-    assert gpu.row_kernel(softmax(8, 24512, dtype="bf16")) == "gmem"
-    assert gpu.row_kernel(softmax(8, 12256, dtype="fp32")) == "gmem"  # 4-byte rows overflow at half the width
-    eff = {"stream_vector_eff": {"softmax": 0.5}, "wide_row_eff": {"softmax": 0.25}, "gmem_row_eff": {"softmax": 0.1}}
-    acc = machine(vector=1.0, **eff)
-    wide = softmax(64, 32768, dtype="bf16")
-    assert seconds(wide, acc) == pytest.approx(wide.flops / 0.1e12, rel=1e-6)
-    acc = machine(vector=1.0, **{**eff, "gmem_row_eff": {}})  # no gmem entry: the shared-memory rate
-    assert seconds(wide, acc) == pytest.approx(wide.flops / 0.25e12, rel=1e-6)
+    assert gpu.row_kernel(norm(8, 1024)) == "warp" and gpu.row_kernel(eltwise(8, 1 << 20)) == "warp"
+    assert gpu.row_kernel(norm(8, 1025)) == "smem"
+    assert gpu.row_kernel(norm(8, 24511, dtype="bf16")) == "smem"
+    assert gpu.row_kernel(norm(8, 24512, dtype="bf16")) == "gmem"
+    assert gpu.row_kernel(softmax(8, 1 << 16)) == "warp"  # not a norm: no row rule of its own here
+
+
+# ---- softmax: torch's row kernels, occupancy, waves ---------------------------------------------------------
+
+KERNELS = ROOT / "data" / "gpu" / "gpu_h100_softmax.kernels.json"
+NAMES = {"warp": "softmax_warp_forward", "reg": "cunn_SoftMaxForwardReg", "smem": "cunn_SoftMaxForwardSmem",
+         "gmem": "cunn_SoftMaxForward<"}
+
+
+def test_softmax_dispatch_and_occupancy_match_the_profiled_kernels():
+    """For every softmax case the profiler recorded on the H100 (torch 2.11): `softmax_kernel` names the
+    kernel torch launched, and `softmax_launch` its threads per CTA, registers per thread (+-2 within a
+    table entry), shared memory per CTA, number of CTAs, and -- where the grid fills every SM -- the
+    occupancy calculator's resident warps."""
+    import json
+
+    cases = json.loads(KERNELS.read_text())["cases"]
+    assert len(cases) > 300
+    for c in cases:
+        (k,) = c["kernels"]
+        op = softmax(c["rows"], c["cols"], dtype=c["dtype"])
+        g = gpu.softmax_launch(op)
+        where = f"{c['dtype']} {c['rows']}x{c['cols']}: {k['name'][:60]}"
+        assert NAMES[g["path"]] in k["name"], where
+        assert k["block"][0] * k["block"][1] == g["threads"], where
+        assert abs(k["registers per thread"] - g["regs"]) <= 2, where
+        assert k["shared memory"] == g["smem"], where
+        assert k["grid"][0] == g["ctas"], where
+        if g["ctas"] >= g["k"] * 132:
+            assert abs(k["est. achieved occupancy %"] - 100 * g["occupancy"]) <= 1, where
+
+
+def test_ctas_per_sm_by_threads_registers_and_shared_memory():
+    assert gpu.ctas_per_sm(1024, 32, 128) == 2  # thread-limited
+    assert gpu.ctas_per_sm(1024, 37, 128) == 1  # 37 registers: 1280 per warp, 51 warps of registers
+    assert gpu.ctas_per_sm(128, 80, 0) == 6 and gpu.ctas_per_sm(128, 48, 0) == 10
+    assert gpu.ctas_per_sm(128, 16, 0) == 16  # 64 warps
+    assert gpu.ctas_per_sm(32, 16, 0) == 32  # the CTA limit
+    assert gpu.ctas_per_sm(128, 16, 100 * 1024) == 2  # shared memory: 228 KiB over 101 KiB
+
+
+def test_softmax_waves_occupancy_and_reduction_cost():
+    """Compute-bound (HBM at 1e15 B/s): a wave of k CTAs per SM takes k x (row FLOPs + reduction slots) at the
+    SM's rate scaled by occupancy; one more row than a full wave costs a second wave."""
+    acc = machine(sms=4, vector=1.0, wide_row_eff={"softmax": 0.5}, stream_vector_eff={"softmax": 0.5})
+    unit = acc.units[0]
+    op = softmax(8, 6144, dtype="bf16")  # reg kernel, 30 registers: 2 CTAs of 1024 threads per SM, full occupancy
+    g = gpu.softmax_launch(op)
+    assert (g["path"], g["k"], g["occupancy"]) == ("reg", 2, 1.0)
+    cta = 5 * 6144 + 2 * 10 * 1024 * 2
+    assert seconds(op, acc) == pytest.approx(cta * 2 / (1e12 / 4 * 0.5), rel=1e-9)  # 8 rows: one wave
+    assert seconds(softmax(9, 6144, dtype="bf16"), acc) == pytest.approx(2 * seconds(op, acc), rel=1e-9)
+    wide = softmax(8, 8192, dtype="bf16")  # 37 registers: one CTA per SM, half occupancy, two waves
+    g = gpu.softmax_launch(wide)
+    assert (g["k"], g["occupancy"]) == (1, 0.5)
+    cta = 5 * 8192 + 2 * 10 * 1024 * 2
+    assert seconds(wide, acc) == pytest.approx(2 * cta / (1e12 / 4 * 0.5 * 0.5), rel=1e-9)
+    warp = softmax(64, 128, dtype="bf16")  # 4 warps x 2 rows per CTA: 8 CTAs over 4 SMs, 16 resident each
+    g = gpu.softmax_launch(warp)
+    assert (g["path"], g["rows"], g["ctas"], g["k"]) == ("warp", 8, 8, 16)
+    assert gpu.softmax_time(warp, unit, 1e15)[1] == pytest.approx(16 * 8 * (5 * 128 + 640) / (1e12 / 4 * 0.5))
+
+
+def test_softmax_multipass_rows_spill_from_half_the_l2():
+    """Memory-bound (vector rate huge): the global-memory kernel re-reads each row twice, from HBM in the
+    proportion by which the rows in flight (k x SMs x row bytes) overflow half the L2 (1 MiB here)."""
+    acc = machine(sms=4, vector=1e9, hbm_gbps=1000.0, stream_hbm_eff={"softmax": 0.5})
+    small = softmax(64, 32768, dtype="bf16")  # 64 KiB rows, 2 per SM x 4 SMs = 512 KiB in flight: no spill
+    assert seconds(small, acc) == pytest.approx(small.bytes / 500e9, rel=1e-6)
+    big = softmax(64, 131072, dtype="bf16")  # 256 KiB rows: 2 MiB in flight, a quarter of re-reads hit
+    spill = 1 - 0.5 * 2**20 / (2 * 4 * 131072 * 2)
+    assert seconds(big, acc) == pytest.approx((big.bytes + 2 * 64 * 131072 * 2 * spill) / 500e9, rel=1e-6)
 
 
 def test_rmsnorm_has_its_own_efficiency_key():
@@ -382,10 +448,11 @@ def test_measure_dry_run_writes_the_csv(tmp_path):
     pytest.importorskip("torch")
     measure = _script("measure_gpu")
     out = tmp_path / "gpu.csv"
-    assert measure.main(["--dry-run", "--only", "softmax", "--out", str(out)]) == 0
+    assert measure.main(["--dry-run", "--only", "sdpa_prefill", "--kernels", "--out", str(out)]) == 0
     fit = _script("fit_gpu")
     df = fit.load(out)
-    assert list(df.columns) == measure.COLUMNS and len(df) == sum(c.shape["family"] == "softmax"
+    assert list(df.columns) == measure.COLUMNS and len(df) == sum(c.shape["family"] == "sdpa_prefill"
                                                                   for c in measure.cases())
+    assert out.with_suffix(".kernels.json").exists()  # no kernels on CPU, but the file is written
     assert (df["time_s"] > 0).all() and fit.provenance(out)["gpu"].startswith("none")
     assert out.with_suffix(".json").exists()
