@@ -61,7 +61,8 @@ threads, registers per thread (`SOFTMAX_REGS`, measured) and shared memory by th
 ``S`` SMs::
 
     cta     = r * op.flops / rows + slots          slots = 2 reductions x log2(threads in the reduction)
-                                                           levels x those threads x (shuffle + combine)
+                                                           levels x those threads x (shuffle + combine),
+                                                           + the scalar tail's accesses (gmem, below)
     compute = ceil(C / (k S)) * k * cta / (vector_tflops / S * eff[path] * w)
     memory  = (op.bytes + [gmem] 2 * rows * row_bytes * spill) / (B * stream_hbm_eff["softmax"])
     spill   = max(0, 1 - (l2_bytes / 2) / (k S row_bytes))
@@ -73,9 +74,10 @@ latency-bound: reductions and block syncs stall the warps; fewer warps hide less
 37-register kernel fits one CTA per SM and runs at ~0.75x the element rate of the 6144-wide one); a row's
 fixed reduction cost amortises over wider rows; waves quantise small row counts.  The multi-pass kernel
 re-reads each row twice; the re-reads hit the L2 while the rows in flight fit in half of it (assumed: the
-H100's L2 is two partitions; measured: 96 KiB rows run at full rate, 128 KiB rows at ~0.7x).  Rows whose
-width is no multiple of the 16-byte vector run their tail with scalar loads, which the model does not
-count (32000-wide rows are ~20% slower than modelled).
+H100's L2 is two partitions; measured: 96 KiB rows run at full rate, 128 KiB rows at ~0.7x).  The
+multi-pass kernel reads and writes the last ``cols % (16-byte vector x threads)`` elements of a row one
+at a time: each of its 4 accesses (3 reads, 1 write) costs one more slot per element than a vector's
+share (``slots += tail * 4 * (1 - 1/ilp)``, ``ilp`` elements per 16 bytes; bf16 32000-wide rows: 7424).
 
 Attention (ATTN_SCORE and ATTN_CONTEXT are the two halves of one fused kernel)
 -------------------------------------------------------------------------------
@@ -384,6 +386,9 @@ def softmax_time(op: Op, unit, hbm: float) -> tuple[float, float]:
         slots = 2 * 5 * 32 * 2 * g["rows"]
     else:  # two block reductions over the CTA's threads
         slots = 2 * math.log2(threads) * threads * 2
+    if path == "gmem":  # the row's last cols % (16-byte vector x threads) elements: scalar loads and stores,
+        ilp = max(1, int(16 // eb))  # an instruction each (3 reads and 1 write) instead of one per vector
+        slots += (cols % (ilp * threads)) * 4 * (1 - 1 / ilp)
     cta = g["rows"] * op.flops / rows + slots
     compute = -(-g["ctas"] // (k * sms)) * k * cta / rate_sm
     moved = nbytes

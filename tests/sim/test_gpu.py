@@ -209,6 +209,20 @@ def test_softmax_waves_occupancy_and_reduction_cost():
     assert gpu.softmax_time(warp, unit, 1e15)[1] == pytest.approx(16 * 8 * (5 * 128 + 640) / (1e12 / 4 * 0.5))
 
 
+def test_softmax_multipass_scalar_tail_costs_an_access_slot_per_element():
+    """The multi-pass kernel's last cols % (8 bf16 x 1024 threads) elements go one per access (3 reads, 1 write),
+    not one vector of 8: 32000-wide bf16 rows carry 7424 x 4 x 7/8 more slots; 32768-wide rows none."""
+    acc = machine(sms=4, vector=1.0, gmem_row_eff={"softmax": 0.5})
+    unit = acc.units[0]
+    rate = 1e12 / 4 * 0.5  # per SM, full occupancy (2 CTAs of 1024 threads, 32 registers)
+    reduce = 2 * 10 * 1024 * 2
+    for cols, tail in ((32768, 0), (32000, 7424)):
+        op = softmax(8, cols, dtype="bf16")  # 8 CTAs over 4 SMs x 2: one wave
+        assert gpu.softmax_kernel(op) == "gmem"
+        cta = 5 * cols + reduce + tail * 4 * (1 - 1 / 8)
+        assert gpu.softmax_time(op, unit, 1e15)[1] == pytest.approx(2 * cta / rate, rel=1e-9)
+
+
 def test_softmax_multipass_rows_spill_from_half_the_l2():
     """Memory-bound (vector rate huge): the global-memory kernel re-reads each row twice, from HBM in the
     proportion by which the rows in flight (k x SMs x row bytes) overflow half the L2 (1 MiB here)."""
