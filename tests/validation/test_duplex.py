@@ -35,7 +35,8 @@ bandwidth with 8 FLOP/B of compute (presets `duplex`, `duplex-gpu-only`).  Assum
 - Logic-PIM area and static power (`sim.ppa.pim_area`, `pim_static_w`; preset `duplex`): 107.26 TFLOP/s at an
   assumed 1 GHz is 53,630 fp16 MACs, priced as arch.tech fp16 PEs at an assumed 16 nm logic die: ~62 mm^2 over
   5 stacks, ~3.1 W of leakage, charged over every iteration (``energy_pim_static_j``).  It moved the energy
-  ratio from 0.626 (no Logic-PIM static power) to 0.632 (printed 0.63 both times): the H100's 75 W idle power
+  ratio from 0.625 (no Logic-PIM static power) to 0.632 (printed 0.63 both times; with the GPU fit of
+  b8bb34e): the H100's 75 W idle power
   and its dynamic energy dominate.
 """
 
