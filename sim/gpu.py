@@ -63,7 +63,7 @@ threads, registers per thread (`SOFTMAX_REGS`, measured) and shared memory by th
     cta     = r * op.flops / rows + slots          slots = 2 reductions x log2(threads in the reduction)
                                                            levels x those threads x (shuffle + combine),
                                                            + the scalar tail's accesses (gmem, below)
-    compute = ceil(C / (k S)) * k * cta / (vector_tflops / S * eff[path] * w)
+    compute = ceil(C / S) * cta / (vector_tflops / S * eff[path] * w)
     memory  = (op.bytes + [gmem] 2 * rows * row_bytes * spill) / (B * stream_hbm_eff["softmax"])
     spill   = max(0, 1 - (l2_bytes / 2) / (k S row_bytes))
     time    = launch_s + (compute^p + memory^p)^(1/p)
@@ -72,7 +72,10 @@ threads, registers per thread (`SOFTMAX_REGS`, measured) and shared memory by th
 fraction of the SM's FMA rate at full occupancy.  The rate scales with resident warps (the kernel is
 latency-bound: reductions and block syncs stall the warps; fewer warps hide less -- the 8192-wide row's
 37-register kernel fits one CTA per SM and runs at ~0.75x the element rate of the 6144-wide one); a row's
-fixed reduction cost amortises over wider rows; waves quantise small row counts.  The multi-pass kernel
+fixed reduction cost amortises over wider rows; the kernel ends with its busiest SM, which the block
+scheduler hands ``ceil(C / S)`` CTAs (a CTA alone on an SM is charged its share of a fully occupied SM:
+charging whole waves of ``k`` CTAs per SM instead fits the held-out rows worse, 7.3%/18.1% against
+6.7%/14.2% median/p90, since a half-empty SM runs its few CTAs faster).  The multi-pass kernel
 re-reads each row twice; the re-reads hit the L2 while the rows in flight fit in half of it (assumed: the
 H100's L2 is two partitions; measured: 96 KiB rows run at full rate, 128 KiB rows at ~0.7x).  The
 multi-pass kernel reads and writes the last ``cols % (16-byte vector x threads)`` elements of a row one
@@ -350,7 +353,7 @@ def ctas_per_sm(threads: int, regs: int, smem: int) -> int:
 def softmax_launch(op: Op) -> dict[str, float]:
     """Launch geometry of a SOFTMAX op's kernel: ``path`` (`softmax_kernel`), ``threads`` per CTA, ``rows``
     per CTA (the warp kernel: 4 warps of 1 row, 2 where a row has <= 128 elements), ``ctas``, ``regs``,
-    ``smem`` (bytes per CTA), ``k`` (resident CTAs per SM, `ctas_per_sm`) and ``occupancy`` (resident warps
+    ``smem`` (bytes per CTA), ``k`` (resident CTAs per SM, `ctas_per_sm`) and ``occupancy`` (``k``'s warps
     over the SM's 64)."""
     path = softmax_kernel(op)
     cols, eb = op.dims["cols"], op.a_bits / 8
@@ -390,7 +393,7 @@ def softmax_time(op: Op, unit, hbm: float) -> tuple[float, float]:
         ilp = max(1, int(16 // eb))  # an instruction each (3 reads and 1 write) instead of one per vector
         slots += (cols % (ilp * threads)) * 4 * (1 - 1 / ilp)
     cta = g["rows"] * op.flops / rows + slots
-    compute = -(-g["ctas"] // (k * sms)) * k * cta / rate_sm
+    compute = -(-g["ctas"] // sms) * cta / rate_sm  # the busiest SM's CTAs at its resident-warp rate
     moved = nbytes
     if path == "gmem":  # passes 2 and 3 re-read the row: from L2 while the rows in flight fit in half of it
         in_flight = k * sms * cols * eb
