@@ -49,8 +49,8 @@ dispatch of an earlier release (aten/src/ATen/native/cuda/SoftMax.cu, host_softm
 gmem_row_eff uses wide_row_eff.  ``kind`` is the op kind, except that RMSNorm (a NORM with ``affine == 1``:
 one reduction per row, LayerNorm's two) is ``rmsnorm``.
 
-Softmax (SOFTMAX): torch 2.11's row kernels, their occupancy, waves over the SMs
----------------------------------------------------------------------------------
+Softmax (SOFTMAX): torch 2.11's row kernels, their occupancy, the busiest SM
+-----------------------------------------------------------------------------
 The kernel is the one torch 2.11 launches (`softmax_kernel`, as torch.profiler recorded it on the H100:
 ``data/gpu/gpu_h100_softmax.kernels.json``): ``warp`` (4-warp CTAs, a warp per row -- two rows of <= 128
 elements -- rows of <= 2048 elements and 8 KiB), ``reg`` (a 1024-thread CTA per row held in registers,
@@ -79,8 +79,9 @@ charging whole waves of ``k`` CTAs per SM instead fits the held-out rows worse, 
 re-reads each row twice; the re-reads hit the L2 while the rows in flight fit in half of it (assumed: the
 H100's L2 is two partitions; measured: 96 KiB rows run at full rate, 128 KiB rows at ~0.7x).  The
 multi-pass kernel reads and writes the last ``cols % (16-byte vector x threads)`` elements of a row one
-at a time: each of its 4 accesses (3 reads, 1 write) costs one more slot per element than a vector's
-share (``slots += tail * 4 * (1 - 1/ilp)``, ``ilp`` elements per 16 bytes; bf16 32000-wide rows: 7424).
+at a time: each of its 4 accesses (3 reads, 1 write) of such an element is an instruction of its own
+instead of ``1/ilp`` of a vector's (``slots += tail * 4 * (1 - 1/ilp)``, ``ilp`` elements per 16 bytes;
+a bf16 32000-wide row's tail is 7424 elements).
 
 Attention (ATTN_SCORE and ATTN_CONTEXT are the two halves of one fused kernel)
 -------------------------------------------------------------------------------
