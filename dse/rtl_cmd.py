@@ -131,6 +131,12 @@ BLOCKS: dict[str, Block] = {b.name: b for b in [
     Block("ternary_acc", "ternary_acc", ("ternary_acc.v",), "ternary_acc_bench", {"LANES": 4, "ACC_BITS": 20},
           summary="4-lane ternary accumulator, adders only (20-bit acc in simulation)",
           bug=("ternary_acc.v", "tsum = tsum + {{(T_BITS - L_BITS){1'b0}}, negs};", "tsum = tsum;")),
+    Block("bitfusion_fu", "bitfusion_fu", ("bitfusion_fu.v",), "bitfusion_fu_bench", {"SLICE_BITS": 2, "ACC_BITS": 24},
+          summary="BitFusion fusion unit: 16 2-bit bricks fused to 8x8 / 4x8 / 4x4 / 2x2 (24-bit acc in simulation)",
+          bug=("bitfusion_fu.v", "a_signed & (i == (1 << m_a) - 1)", "a_signed & (i == 0)")),
+    Block("ant_fu", "bitfusion_fu", ("bitfusion_fu.v",), "bitfusion_fu_bench", {"SLICE_BITS": 4, "ACC_BITS": 24},
+          summary="ANT's fused PE: four 4-bit multipliers fused to 8x8 / 4x8 / 4x4 (24-bit acc in simulation)",
+          bug=("bitfusion_fu.v", "if (v == 1 && mw >= l)", "if (v == 1 && mw > l)")),
     Block("pim_bank_mac", "pim_bank_mac", ("pim_bank_mac.v",), "pim_bank_mac_bench", {"LANES": 16},
           summary="PIM bank MAC: 16-lane row-buffer burst x broadcast vector",
           bug=("pim_bank_mac.v", "p = x * w;", "p = x * $unsigned(w);")),
@@ -170,6 +176,17 @@ SYNTH_CONFIGS: list[SynthConfig] = [
                 "4-lane ternary accumulator, 32-bit acc, adders only"),
     SynthConfig("ternary_acc_1", "ternary_acc", ("ternary_acc.v",), {"LANES": 1},
                 "1-lane ternary accumulator (one ternary MAC per cycle, the arch's ternary PE), 32-bit acc"),
+    SynthConfig("bitfusion_fu", "bitfusion_fu", ("bitfusion_fu.v",), {"SLICE_BITS": 2},
+                "BitFusion fusion unit: 16 2-bit BitBricks, mode-selected operand routing, 2-level shift-add tree, "
+                "32-bit acc"),
+    SynthConfig("ant_fu", "bitfusion_fu", ("bitfusion_fu.v",), {"SLICE_BITS": 4},
+                "ANT's fused PE as bitfusion_fu with 4-bit slices (four 4x4 multipliers), 32-bit acc; type decoders "
+                "left out"),
+    SynthConfig("mixpe_pe_w8", "mixpe_pe", MIXPE_SOURCES, {"W_BITS": 8},
+                "MixPE shift-add datapath over an 8-bit weight lane (mixpe-packed: two int4 weights per lane), "
+                "group <= 128, 16-bit scale, 40-bit acc"),
+    SynthConfig("mixpe_dequant_w8", "mixpe_dequant", ("mixpe_dequant.v",), {"W_BITS": 8},
+                "mixpe_pe_w8's per-group dequantiser alone"),
     SynthConfig("pim_bank_mac", "pim_bank_mac", ("pim_bank_mac.v",), {"LANES": 16},
                 "PIM bank MAC, 16 int8 lanes, adder tree, 32-bit acc"),
 ]
@@ -186,6 +203,9 @@ COMPARISONS: list[tuple[str, str, str]] = [
                                                  "design): what the shift-and-add group datapath replaces"),
     ("mixpe_pe_w2", "mac_pe + mixpe_dequant_w2", "the same at 2-bit weights"),
     ("mixpe_pe_w4", "mac_pe", "a bare int8 x int8 -> int32 MAC that does no dequantisation"),
+    ("bitfusion_fu", "mac_pe", "an int8 x int8 -> int32 MAC: what fusing sixteen 2-bit bricks costs over a fixed "
+                               "8-bit multiplier"),
+    ("ant_fu", "mac_pe", "the same for four fused 4-bit multipliers"),
 ]
 
 #: (R, C, M, N, K) for the cycle cross-check: multi-fold with partial folds, square, non-square, one fold

@@ -31,6 +31,10 @@ What is here
 - Ternary weights (MatMul-free LM, Zhu et al., arXiv 2406.02528): ``ternary_matmul`` by additions and
   subtractions only, ``ternary_acc_step`` for the ``rtl/ternary_acc.v`` lanes, ``ternary_from_code``
   for its 2-bit weight code.
+- Precision-scalable fused PEs (BitFusion, Sharma et al. ISCA 2018; ANT, Guo et al. MICRO 2022):
+  ``fused_dot`` (the lanes of two packed operand words, signed or unsigned, multiplied and summed, exact)
+  and ``fused_mac`` (added to a wrapping accumulator; ``rtl/bitfusion_fu.v``).  The kernel multiplies
+  whole operands; the RTL builds the same products from 2- or 4-bit slices.
 - Processing in memory: ``pim_bank_dot`` (one row-buffer burst times the broadcast vector, exact)
   and ``pim_gemv`` (a bank's GEMV, accumulated per burst with wrap-around; ``rtl/pim_bank_mac.v``).
 
@@ -50,7 +54,7 @@ __all__ = [
     "wrap", "wrap_unsigned", "saturate", "mac_int", "gemm_int",
     "shift_add_mul", "mac_dequant", "mixpe_group", "mixpe_dequant", "gemm_dequant_in_loop", "gemm_mixpe",
     "ternary_from_code", "ternary_acc_step", "ternary_matmul",
-    "pim_bank_dot", "pim_gemv",
+    "pim_bank_dot", "pim_gemv", "fused_dot", "fused_mac",
 ]
 
 
@@ -374,3 +378,28 @@ def gemm_lmul(a, w, exp_bits, man_bits):
 
 
 __all__ += ["FP16", "BF16", "FP8_E4M3", "FP32", "round_to_float", "gemm_fp", "lmul_offset_exp", "lmul", "gemm_lmul"]
+
+
+# ---- precision-scalable fused PEs (BitFusion / ANT) ------------------------------------------------
+@njit(cache=True)
+def fused_dot(a_word, w_word, a_bits, w_bits, a_signed, w_signed, lanes):
+    """``sum_l a_l * w_l`` over ``lanes`` operand pairs packed in two words (lane ``l`` at bits
+    ``[l*a_bits +: a_bits]`` of ``a_word`` and ``[l*w_bits +: w_bits]`` of ``w_word``), each read as
+    two's complement when its ``*_signed`` flag is set, else unsigned; exact (no wrap)."""
+    total = 0
+    for lane in range(lanes):
+        av = (a_word >> (lane * a_bits)) & ((1 << a_bits) - 1)
+        wv = (w_word >> (lane * w_bits)) & ((1 << w_bits) - 1)
+        if a_signed and av >> (a_bits - 1):
+            av -= 1 << a_bits
+        if w_signed and wv >> (w_bits - 1):
+            wv -= 1 << w_bits
+        total += av * wv
+    return total
+
+
+@njit(cache=True)
+def fused_mac(a_word, w_word, acc, a_bits, w_bits, a_signed, w_signed, lanes, acc_bits):
+    """``wrap(acc + fused_dot(...), acc_bits)``: one cycle of a fusion unit's accumulator."""
+    return wrap(wrap(acc, acc_bits) + fused_dot(a_word, w_word, a_bits, w_bits, a_signed, w_signed, lanes),
+                acc_bits)
