@@ -39,6 +39,16 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
   serial dequantiser (``mixpe_pe`` = group datapath + ``mixpe_dequant``), the arch model one dequantiser
   per array column (priced by the caller as ``dequant`` at the PE type's ``dequant_format``), so the PE is
   ``mixpe_pe - mixpe_dequant``, both synthesised, and the column's dequantiser is not counted twice.
+  Precision-scalable PEs (`arch.pe` ``slice_bits``/``fused_bits``): ``bitfusion`` = ``bitfusion_fu`` (rtl/
+  bitfusion_fu.v: BitFusion's Fusion Unit, Sharma et al., ISCA 2018, Sec. 3: sixteen 2-bit BitBricks, operand
+  routing by mode, a two-level shift-add tree, the accumulator) plus 32-bit weight and activation registers
+  (the 2x2 mode's sixteen operand pairs); ``ant`` = the same unit with 4-bit slices (``ant_fu``: four 4x4
+  multipliers fused for 8x8 as ANT's PE, Guo et al., MICRO 2022; its int4/flint4/PoT4 decoders are left out)
+  plus 16-bit registers; ``mixpe-packed`` = ``mixpe_pe`` over an 8-bit weight lane minus its dequantiser
+  (``mixpe_pe_w8 - mixpe_dequant_w8``, the lane's shift-add datapath) plus an 8-bit weight word and two int8
+  activations (the muxes that give each packed int4 half its own activation are left out).  Energy of these
+  PEs stays one int8 MAC by the Horowitz rules per full-width operation (per cycle; `sim.systolic` counts
+  ``MACs / split`` operations, so a 2x2 cycle's sixteen MACs cost one 8x8 MAC's energy).
   Area only: energy stays with the Horowitz rules above (synthesis without a liberty file and switching
   activity gives no power).  PE types without a block (int16, fp16, bf16, fp32, W4A16 in-loop and MixPE)
   keep the Horowitz-table area; the two sources differ (the synthesised int8 PE is about 2.7x the table's:
@@ -213,6 +223,11 @@ SYNTH_PE: dict[str, tuple[str, str | None, dict[str, int]]] = {
     "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", {"weight": 4, "activation": 8}),
     "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", {"weight": 2, "activation": 8}),
     "ternary": ("ternary_acc_1", None, {"weight": 2, "activation": 8}),
+    # precision-scalable PEs: the fusion unit holds the widest mode's operands (BitFusion 16 lanes x 2 bits,
+    # ANT 4 x 4 bits); the packed MixPE lane takes one 8-bit weight word and two int8 activations
+    "bitfusion": ("bitfusion_fu", None, {"weight": 32, "activation": 32}),
+    "ant": ("ant_fu", None, {"weight": 16, "activation": 16}),
+    "mixpe-packed": ("mixpe_pe_w8", "mixpe_dequant_w8", {"weight": 8, "activation": 16}),
 }
 
 

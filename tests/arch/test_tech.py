@@ -259,6 +259,11 @@ SYNTH_EXPECTED = {
     "mixpe-w4a8": ("mixpe_pe_w4", "mixpe_dequant_w4", 4 + 8),
     "mixpe-w2a8": ("mixpe_pe_w2", "mixpe_dequant_w2", 2 + 8),
     "ternary": ("ternary_acc_1", None, 2 + 8),
+    # precision-scalable PEs hold their widest mode's operands: BitFusion 16 x 2-bit pairs, ANT 4 x 4-bit pairs;
+    # the packed MixPE lane one 8-bit weight word and two int8 activations
+    "bitfusion": ("bitfusion_fu", None, 32 + 32),
+    "ant": ("ant_fu", None, 16 + 16),
+    "mixpe-packed": ("mixpe_pe_w8", "mixpe_dequant_w8", 8 + 16),
 }
 
 
@@ -292,6 +297,16 @@ def test_mixpe_pe_without_its_dequantiser_is_smaller_than_the_int8_pe():
     assert area_mm2("pe", pe_type="mixpe-w4a8").value < area_mm2("pe", pe_type="int8").value
     assert area_mm2("pe", pe_type="mixpe-w2a8").value < area_mm2("pe", pe_type="mixpe-w4a8").value
     assert area_mm2("pe", pe_type="w4a8-dequant").value > area_mm2("pe", pe_type="int8").value
+
+
+def test_fused_pes_cost_more_area_than_the_int8_pe_and_the_finer_slices_the_more():
+    # measured (synthesis table): sixteen 2-bit bricks with their routing and shift-add tree outgrow four 4-bit
+    # multipliers, which outgrow one 8x8 multiplier; energy per full-width operation stays the int8 MAC's
+    int8, bf, ant = (area_mm2("pe", pe_type=t).value for t in ("int8", "bitfusion", "ant"))
+    assert bf > ant > int8, (bf, ant, int8)
+    assert bf > 2.5 * int8 and ant > 1.5 * int8
+    for t in ("bitfusion", "ant"):
+        assert energy_pj("mac", "compute", pe_type=t).value == energy_pj("mac", "compute", pe_type="int8").value
 
 
 def test_unknown_rtl_block_lists_the_table():
