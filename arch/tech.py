@@ -70,12 +70,13 @@ Base data (45 nm) and the derivation rules, all stated once here and repeated in
   order-of-magnitude assumption, marked so.
 - PIM logic built in a DRAM process (`DRAM_PROCESS_LOGIC`, component ``pim_bank``): the same parts as a
   logic-process block (multipliers, adders, NanGate flip-flops) priced at the 45 nm table and multiplied by
-  an assumed DRAM-process area factor, whatever the accelerator's node.  A 20 nm-class DRAM (HBM2, HBM2E)
-  builds periphery logic with about three metal layers and relaxed rules; its logic is taken to be as dense
-  as 45 nm logic (factor 1.0), about 4x below logic of its own feature size (Stillmaker & Baas put 20 nm
-  logic near a quarter of 45 nm area).  Assumed, and probably a lower bound: Samsung's HBM-PIM gave up half
-  of a PIM die's capacity (4 Gb instead of 8 Gb in the same footprint) for 32 PCUs per die (Kwon et al.,
-  ISSCC 2021, 25.4), far more area than this rule gives its 16-lane FP16 PCUs (see ``pim_bank``).
+  the DRAM-process area factor `dram_process_area_factor`, whatever the accelerator's node.  The factor is
+  derived, not assumed: memory processes are 10x less dense than logic of the same feature size (Pimba, MICRO
+  2025, Sec. 6.1, the rule it and AttAcc, ASPLOS 2024, apply to their PIM units), and the PIM die is a 20 nm
+  DRAM (Samsung's HBM2-based PIM, Kwon et al., ISSCC 2021), whose logic-process counterpart is 0.247 of 45 nm
+  area (log-log between the 28 and 16 nm rows of the node table): 10 x 0.247 = 2.47 x the 45 nm area.  Until
+  this rule the factor was an assumed 1.0 (45 nm-logic density), which undercounted: Samsung's HBM-PIM gave
+  up half of a PIM die's capacity (4 Gb instead of 8 Gb in the same footprint) for 32 PCUs per die.
 - Leakage power density: assumed per node, bounded above by TPU v1's idle power (28 W over a 331 mm^2
   die at 28 nm, Jouppi et al., ISCA 2017); marked assumed.
 
@@ -202,11 +203,16 @@ COMPONENTS_ENERGY: dict[str, tuple[str, ...]] = {
 COMPONENTS_AREA = ("pe", "mac", "mult", "add", "sram", "vector_lane", "reg", "dequant", "rtl", "pim_bank")
 
 DRAM_PROCESS_LOGIC: dict[str, Any] = {
-    "source": "assumed: logic in a 20 nm-class DRAM process (HBM2/HBM2E core dies; Kwon et al., ISSCC 2021, 25.4, "
-    "'A 20nm 6GB Function-In-Memory DRAM, based on HBM2') is as dense as 45 nm logic: 20 nm logic is about a "
-    "quarter of 45 nm area (Stillmaker & Baas 2017) and DRAM periphery, with about three metal layers and "
-    "relaxed rules, is taken to be ~4x less dense than logic of its feature size",
-    "area_factor_vs_45nm": 1.0,
+    "source": "Kim et al., 'Pimba: A Processing-in-Memory Acceleration for Post-Transformer Large Language Model "
+    "Serving', MICRO 2025 (arXiv 2507.10178), Sec. 6.1 'Area and power': PIM logic synthesised at 45 nm and scaled "
+    "to the DRAM's feature size, taking memory processes as 10x less dense than logic processes of the same "
+    "feature size, following AttAcc (Park et al., ASPLOS 2024); DRAM feature size 20 nm: Samsung's HBM2-based "
+    "PIM, Kwon et al., ISSCC 2021, 25.4, 'A 20nm 6GB Function-In-Memory DRAM, Based on HBM2'; 20 nm logic area "
+    "interpolated log-log in NODE_SCALING['area'] between its 28 and 16 nm entries (Stillmaker & Baas 2017)",
+    #: area of logic in a memory process over logic of the same feature size (Pimba Sec. 6.1, after AttAcc)
+    "density_penalty_vs_same_node_logic": 10.0,
+    #: the HBM2 PIM die's process (Kwon et al., ISSCC 2021)
+    "dram_feature_nm": 20,
 }
 
 #: The Yosys synthesis table (see the module docstring and `dse.rtl_cmd`).
@@ -487,6 +493,32 @@ def _pe(pe_type: str) -> dict[str, tuple[float, float, str]]:
     return parts
 
 
+def _logic_area_scale_at(nm: float) -> tuple[float, str]:
+    """Area of logic at `nm` over 45 nm logic: `NODE_SCALING` where it has the node, else log-log between the two
+    table nodes around it (Stillmaker & Baas 2017)."""
+    table = NODE_SCALING["area"]
+    if nm in table:
+        return table[nm] / table[45], f"NODE_SCALING area {nm} nm"
+    nodes = sorted(table)
+    below = max(n for n in nodes if n < nm)
+    above = min(n for n in nodes if n > nm)
+    slope = math.log(table[above] / table[below]) / math.log(above / below)
+    f = table[below] * (nm / below) ** slope / table[45]
+    return f, f"NODE_SCALING area log-log between {below} nm ({table[below]}) and {above} nm ({table[above]})"
+
+
+def dram_process_area_factor() -> tuple[float, str]:
+    """Area of logic built in the PIM's DRAM process over the same logic at 45 nm (`DRAM_PROCESS_LOGIC`):
+    ``density_penalty_vs_same_node_logic x area_scale(45 nm -> dram_feature_nm)`` = 10 x 0.247 = 2.47 for a
+    20 nm DRAM (module docstring)."""
+    d = DRAM_PROCESS_LOGIC
+    node, how = _logic_area_scale_at(d["dram_feature_nm"])
+    k = d["density_penalty_vs_same_node_logic"] * node
+    return k, (f"DRAM-process factor {k:.3g} = {d['density_penalty_vs_same_node_logic']:g} (memory process vs logic "
+               f"of its feature size) x {node:.3g} ({d['dram_feature_nm']} nm logic vs 45 nm: {how}) "
+               f"[{d['source']}]")
+
+
 def _pim_bank(macs: Any, fmt: Any, row_buffer_bytes: Any) -> tuple[float, str]:
     """Area (um^2, DRAM process) of one bank's PIM datapath and optional second row buffer (`area_mm2`)."""
     if isinstance(macs, bool) or not isinstance(macs, (int, float)) or macs < 1 or macs != int(macs):
@@ -504,12 +536,11 @@ def _pim_bank(macs: Any, fmt: Any, row_buffer_bytes: Any) -> tuple[float, str]:
     reg_bits = 2 * n * bits + 32  # two operand vectors + a 32-bit accumulator
     reg = REGISTER_45NM["area_um2_per_bit"]
     rb_bits = int(row_buffer_bytes) * 8
-    k = DRAM_PROCESS_LOGIC["area_factor_vs_45nm"]
+    k, ksrc = dram_process_area_factor()
     a = (n * am + (n - 1) * aa + aacc + reg_bits * reg + rb_bits * reg) * k
     return a, (f"one bank's PIM: {n} x {fmt} mult [{sm}] + {n - 1} x {fmt} add (adder tree) [{sa}] + accumulator "
                f"[{sacc}] + {reg_bits} operand/accumulator register bits + second row buffer {rb_bits} bits "
-               f"(one flip-flop per bit) [{REGISTER_45NM['source']}]; x{k:g} DRAM-process factor "
-               f"[{DRAM_PROCESS_LOGIC['source']}]")
+               f"(one flip-flop per bit) [{REGISTER_45NM['source']}]; x {ksrc}")
 
 
 def _sram_pj_per_byte_45(capacity_bytes: Any) -> tuple[float, str]:

@@ -48,8 +48,10 @@ in-bank units with ``dram_die_mm2``, ``pim_dram_overhead_pct``: per-stack PIM ar
 ``dies_per_stack x dram_die_mm2``.
 
 PIM static power (`pim_static_w`): ``leakage_w_per_mm2(node) x pim area``, at ``logic_node_nm`` for the
-logic die and at 45 nm for in-bank PIM (the node whose density the DRAM-process rule takes; assumed, an
-upper bound for low-leakage DRAM transistors).  `sim.pim`'s result pass charges it over the whole run
+logic die; for in-bank PIM at 45 nm over the area its transistors would take in 45 nm logic, ``pim area /
+arch.tech.dram_process_area_factor()`` (the DRAM process spreads the same transistors over more area; it does
+not add leaking ones), so the sourced factor moves the PIM's area, not its leakage (assumed: an upper bound
+for low-leakage DRAM transistors).  `sim.pim`'s result pass charges it over the whole run
 (``energy_pim_static_j``) and adds it to ``leakage_w``.
 
 Family result passes (`sim.cost.result_pass`) may replace the energy of their units' ops after the
@@ -215,7 +217,7 @@ def _pim_unit_area(unit: Any, accelerator: Any) -> tuple[float, int]:
         banks = t.channels * t.pseudo_channels * t.bank_groups * t.banks_per_group
         per_bank = _value(tech.area_mm2("pim_bank", macs=math.ceil(unit.macs_per_cycle_per_bank), fmt=unit.precision,
                                         row_buffer_bytes=t.row_bytes if unit.dual_row_buffer else 0))
-        return banks * per_bank * unit.count, 45
+        return banks * per_bank * unit.count, 45  # 45 nm: the logic the DRAM-process factor scales from
     node = unit.logic_node_nm or accelerator.tech.node_nm
     clock = float(unit.logic_clock_hz or accelerator.tech.clock_hz)
     if unit.peak_tflops is None:
@@ -258,6 +260,8 @@ def pim_static_w(accelerator: Any) -> float:
     for u in accelerator.units:
         if u.type == "pim":
             a, node = _pim_unit_area(u, accelerator)
+            if u.placement == "in_bank":  # leakage of its transistors at 45 nm-logic density (module docstring)
+                a /= tech.dram_process_area_factor()[0]
             watts += _value(tech.leakage_w_per_mm2(node)) * a
     return watts
 

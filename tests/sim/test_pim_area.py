@@ -4,7 +4,7 @@
 Figures used: the neupims preset (HBM2, 32 channels x 2 pseudo-channels x 16 banks = 1024 banks, 1 KiB rows,
 16 fp16 multipliers per bank, 4 stacks of 8 dies of 92 mm^2), the duplex preset (107.26 TFLOP/s fp16 Logic-PIM,
 5 HBM3 stacks, logic die at 16 nm and 1 GHz, assumed there), and arch.tech's tables (Horowitz 45 nm
-arithmetic, NanGate DFF_X1, DRAM-process factor, leakage densities).  Each expected value is recomputed here
+arithmetic, NanGate DFF_X1, the DRAM-process factor of Pimba Sec. 6.1 at 20 nm, leakage densities).  Each expected value is recomputed here
 from those tables, not copied from a run."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from workloads import Op, OpKind, gemm
 
 BANKS = 1024
 DFF = tech.REGISTER_45NM["area_um2_per_bit"] * 1e-6  # mm^2 per bit
-DRAM_K = tech.DRAM_PROCESS_LOGIC["area_factor_vs_45nm"]
+DRAM_K = tech.dram_process_area_factor()[0]
 
 
 def neupims(**unit):
@@ -36,12 +36,33 @@ def test_pim_bank_is_multipliers_adder_tree_accumulator_registers_and_row_buffer
         want = (macs * mult + (macs - 1) * add + acc + (2 * macs * 16 + 32) * DFF + row * 8 * DFF) * DRAM_K
         got = tech.area_mm2("pim_bank", macs=macs, fmt="fp16", row_buffer_bytes=row)
         assert got.value == pytest.approx(want, rel=1e-12)
-        assert "DRAM-process" in got.source and "assumed" in got.source
+        assert "DRAM-process factor 2.47" in got.source and "Pimba" in got.source and "ISSCC 2021" in got.source
     # int8 banks: int8 multipliers and adders, int32 accumulator
     i8 = tech.area_mm2("pim_bank", macs=8, fmt="int8").value
     want = (8 * tech.area_mm2("mult", fmt="int8").value + 7 * tech.area_mm2("add", fmt="int8").value
             + tech.area_mm2("add", bits=32).value + (2 * 8 * 8 + 32) * DFF) * DRAM_K
     assert i8 == pytest.approx(want, rel=1e-12)
+
+
+def test_dram_process_factor_is_the_published_penalty_times_20nm_logic_area():
+    # Pimba (MICRO 2025) Sec. 6.1: memory processes 10x less dense than logic of the same feature size; the PIM die
+    # a 20 nm DRAM (Kwon et al., ISSCC 2021); 20 nm logic area log-log between the table's 28 and 16 nm rows
+    area = tech.NODE_SCALING["area"]
+    slope = math.log(area[16] / area[28]) / math.log(16 / 28)
+    logic_20 = area[28] * (20 / 28) ** slope
+    assert logic_20 == pytest.approx(0.247, abs=5e-4)
+    k, src = tech.dram_process_area_factor()
+    assert k == pytest.approx(10 * logic_20, rel=1e-12) and k == pytest.approx(2.47, abs=5e-3)
+    assert tech.DRAM_PROCESS_LOGIC["density_penalty_vs_same_node_logic"] == 10.0
+    assert tech.DRAM_PROCESS_LOGIC["dram_feature_nm"] == 20
+    assert "2507.10178" in src and "AttAcc" in src and "20nm" in src
+
+
+def test_pim_static_power_prices_transistors_not_the_dram_process_spread():
+    # the factor spreads the same transistors over more area: area x 2.47, leakage unchanged (sim.ppa docstring)
+    acc = arch.load("neupims")
+    assert pim_static_w(acc) == pytest.approx(tech.leakage_w_per_mm2(45).value * pim_area(acc)["pim_mm2"] / DRAM_K)
+    assert DRAM_K > 2
 
 
 def test_pim_bank_ignores_the_accelerator_node():
@@ -110,7 +131,7 @@ def test_simulated_neupims_summary_has_pim_area_static_power_and_no_note():
     assert not any("not modelled" in n for n in s["notes"])
     a = area_breakdown(acc)
     assert s["area_pim_mm2"] == pytest.approx(a["pim_mm2"]) and s["area_mm2"] == pytest.approx(a["total_mm2"])
-    watts = tech.leakage_w_per_mm2(45).value * a["pim_mm2"]
+    watts = tech.leakage_w_per_mm2(45).value * a["pim_mm2"] / DRAM_K  # leakage of the 45 nm-equivalent transistors
     assert s["pim_static_w"] == pytest.approx(watts) == pytest.approx(pim_static_w(acc))
     assert s["energy_pim_static_j"] == pytest.approx(watts * s["latency_s"])
     die_leak = tech.leakage_w_per_mm2(7).value * (a["total_mm2"] - a["pim_mm2"])
