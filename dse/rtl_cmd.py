@@ -133,7 +133,7 @@ BLOCKS: dict[str, Block] = {b.name: b for b in [
           bug=("ternary_acc.v", "tsum = tsum + {{(T_BITS - L_BITS){1'b0}}, negs};", "tsum = tsum;")),
     Block("bitfusion_fu", "bitfusion_fu", ("bitfusion_fu.v",), "bitfusion_fu_bench", {"SLICE_BITS": 2, "ACC_BITS": 24},
           summary="BitFusion fusion unit: 16 2-bit bricks fused to 8x8 / 4x8 / 4x4 / 2x2 (24-bit acc in simulation)",
-          bug=("bitfusion_fu.v", "a_signed & (i == (1 << m_a) - 1)", "a_signed & (i == 0)")),
+          bug=("bitfusion_fu.v", "a_signed & (ai % (1 << m_a) == (1 << m_a) - 1)", "a_signed & (ai % (1 << m_a) == 0)")),
     Block("ant_fu", "bitfusion_fu", ("bitfusion_fu.v",), "bitfusion_fu_bench", {"SLICE_BITS": 4, "ACC_BITS": 24},
           summary="ANT's fused PE: four 4-bit multipliers fused to 8x8 / 4x8 / 4x4 (24-bit acc in simulation)",
           bug=("bitfusion_fu.v", "if (v == 1 && mw >= l)", "if (v == 1 && mw > l)")),
@@ -545,7 +545,8 @@ def synth_cmd(
     """Synthesise each rtl/ block with yosys: cell counts, flip-flops, area (NAND2 eq., um^2 at 45 nm).
 
     With --data the table is written to data/rtl/synth_nangate45.csv, from which arch/tech.py takes the
-    areas of the PE types that have a block (int8, the in-loop W4A8/W2A8 PEs, MixPE W4A8/W2A8, ternary).
+    areas of the PE types that have a block (int8, the in-loop W4A8/W2A8 PEs, MixPE W4A8/W2A8, ternary,
+    the precision-scalable bitfusion / ant / mixpe-packed).
     """
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")

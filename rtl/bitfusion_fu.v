@@ -49,28 +49,39 @@ module bitfusion_fu #(
     wire [1:0] mw = (w_mode > MAX_MODE) ? MAX_MODE : w_mode;
 
     // ---- operand routing: each brick's two slices, by mode (a mux over the legal mode pairs) -----------
-    integer ai, wi, m_a, m_w, i, j, lane, l, x, y, u, v;
+    // Brick (ai, wi) in mode pair (m_a, m_w): slice ai mod 2^m_a of its lane's activation, slice wi mod 2^m_w
+    // of its weight, lane (ai / 2^m_a) * (K / 2^m_w) + wi / 2^m_w; all constants once the loops unroll.
+    function integer lane_of;
+        input integer ai, wi, m_a, m_w;
+        lane_of = (ai >> m_a) * (K >> m_w) + (wi >> m_w);
+    endfunction
+    function integer slice_at;                                // bit offset of slice `own` of operand `lane`
+        input integer lane, own, m_own;
+        slice_at = ((lane << m_own) + own % (1 << m_own)) * SLICE_BITS;
+    endfunction
+
+    integer ai, wi, m_a, m_w, l, x, y, u, v;
     localparam B_BITS = SLICE_BITS + 1;                       // a brick operand with its sign bit
     reg [K*K*B_BITS-1:0]        as_;                          // brick b's operands at [b*B_BITS +: B_BITS]
     reg [K*K*B_BITS-1:0]        ws_;
     always @(*) begin
         as_ = {(K*K*B_BITS){1'b0}};
         ws_ = {(K*K*B_BITS){1'b0}};
-        i = 0; j = 0; lane = 0;
         for (ai = 0; ai < K; ai = ai + 1)
-            for (wi = 0; wi < K; wi = wi + 1) begin
+            for (wi = 0; wi < K; wi = wi + 1)
                 for (m_a = 0; m_a <= LOG2K; m_a = m_a + 1)
                     for (m_w = 0; m_w <= LOG2K; m_w = m_w + 1)
                         if (ma == m_a && mw == m_w) begin
-                            i    = ai % (1 << m_a);
-                            j    = wi % (1 << m_w);
-                            lane = (ai / (1 << m_a)) * (K / (1 << m_w)) + wi / (1 << m_w);
-                            as_[(ai * K + wi) * B_BITS +: B_BITS] = {a_signed & (i == (1 << m_a) - 1) & a[(lane * (1 << m_a) + i) * SLICE_BITS + SLICE_BITS - 1],
-                                                a[(lane * (1 << m_a) + i) * SLICE_BITS +: SLICE_BITS]};
-                            ws_[(ai * K + wi) * B_BITS +: B_BITS] = {w_signed & (j == (1 << m_w) - 1) & w[(lane * (1 << m_w) + j) * SLICE_BITS + SLICE_BITS - 1],
-                                                w[(lane * (1 << m_w) + j) * SLICE_BITS +: SLICE_BITS]};
+                            // only a top slice carries its operand's sign
+                            as_[(ai * K + wi) * B_BITS +: B_BITS] =
+                                {a_signed & (ai % (1 << m_a) == (1 << m_a) - 1)
+                                          & a[slice_at(lane_of(ai, wi, m_a, m_w), ai, m_a) + SLICE_BITS - 1],
+                                 a[slice_at(lane_of(ai, wi, m_a, m_w), ai, m_a) +: SLICE_BITS]};
+                            ws_[(ai * K + wi) * B_BITS +: B_BITS] =
+                                {w_signed & (wi % (1 << m_w) == (1 << m_w) - 1)
+                                          & w[slice_at(lane_of(ai, wi, m_a, m_w), wi, m_w) + SLICE_BITS - 1],
+                                 w[slice_at(lane_of(ai, wi, m_a, m_w), wi, m_w) +: SLICE_BITS]};
                         end
-            end
     end
 
     // ---- the bricks and the shift-add tree ----------------------------------------------------------

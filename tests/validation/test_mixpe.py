@@ -87,7 +87,7 @@ baseline, geomean over models x {BitFusion, ANT} against 2.6x and 1.4x; the auth
 printed alongside; the one-MAC `mixpe` PE and an ANT at W4A8 printed for reference.  PE energy of `bitfusion`
 and `ant` is an int8 MAC by the arch.tech rules, and a split fused PE spends one 8x8 operation's energy per cycle
 (as the authors' per-PE-cycle core energy); PE areas are synthesised (arch.tech SYNTH_PE: rtl/bitfusion_fu.v with
-2-bit slices 5,227 um^2, with 4-bit slices for ANT 2,881 um^2, mixpe-packed 2,178 um^2, int8 1,696 um^2, 45 nm,
+2-bit slices 5,255 um^2, with 4-bit slices for ANT 2,933 um^2, mixpe-packed 2,178 um^2, int8 1,696 um^2, 45 nm,
 registers included; ANT's type decoders left out), and area enters energy through leakage (area x time): with
 the int8-MAC table areas (636, 636, 1,058 um^2) the energy geomean was 0.99x (BitFusion 1.43x, ANT 0.60 / 0.77x),
 with the synthesised ones 1.06x (BitFusion 1.60x, ANT 0.62 / 0.80x), inside the 25% band by a hair.
