@@ -112,7 +112,7 @@ class SimEvaluator:
     """The default evaluator: base preset + point overrides -> `sim.simulate` on every workload.
 
     Calling it gives a point's metrics; `layers` gives the point's per-layer table (the same
-    simulations, grouped by layer by `reports.ppa.per_layer`)."""
+    simulations, grouped by layer by `reports.ppa.layer_rows`)."""
 
     def __init__(self, space: Space):
         self.space = space
@@ -148,11 +148,11 @@ class SimEvaluator:
 
     def layers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One row per (workload, layer): the columns of `dse.store.LAYER_COLUMNS`."""
-        from reports.ppa import per_layer  # the one grouping of per-op rows by layer (reports reads it too)
+        from reports.ppa import layer_rows  # the one grouping of per-op rows by layer, without a DataFrame
 
         rows: list[dict[str, Any]] = []
         for label, result in self._simulate(params):
-            for rec in per_layer(result.per_op).to_dict("records"):
+            for rec in layer_rows(result):
                 rows.append({"workload": label, **rec})
         return rows
 
