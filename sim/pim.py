@@ -42,10 +42,11 @@ dual row buffers the PIM works beside NPU traffic.
 
 Dispatch and sub-batch interleaving (`dispatch`, the ``pim`` graph pass)
 ------------------------------------------------------------------------
-For the first in-bank PIM unit: when ``sub_batches > 1`` and the graph's batch (``graph.meta["batch"]``)
-is at least ``sub_batch_min``, the graph is split into independent sub-batches
-(`workloads.batching.split_sub_batches`), so the engine overlaps one sub-batch's NPU GEMMs with the other's
-PIM attention.  Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most
+For the first in-bank PIM unit: when ``sub_batches > 1`` and the graph's batch (``graph.meta["batch"]``, or
+for a continuous-batching step of `workloads.serving` its requests, decode + prefill) is at least
+``sub_batch_min``, the graph is split into independent sub-batches (`workloads.batching.split_sub_batches`;
+a step mixing prompts and decode requests is split by requests, balanced by `workloads.batching.request_plan`),
+so the engine overlaps one sub-batch's NPU GEMMs (and prompt attention) with the other's PIM attention.  Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most
 ``dispatch_max_m`` (decode attention: M = 1) is pinned to the PIM with the ``unit`` tag, judged on the
 unsplit op (pinning comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector
 units.  Logic-die units: `sim.pim_logic.assign` runs instead.
@@ -156,6 +157,16 @@ def pin(graph: Graph, unit: Any) -> Graph:
     return out
 
 
+def _requests(graph: Graph) -> int:
+    """Requests of `graph` that sub-batching splits: ``meta["batch"]``, else a continuous-batching step's
+    ``meta["requests"]`` (decode + prefill, `workloads.serving`); 0 when it has neither."""
+    for key in ("batch", "requests"):
+        n = graph.meta.get(key)
+        if isinstance(n, int) and not isinstance(n, bool):
+            return n
+    return 0
+
+
 @graph_pass("pim")
 def dispatch(graph: Graph, accelerator: Any) -> Graph:
     """Sub-batch split and PIM pinning (module docstring); logic-die units go to `sim.pim_logic.assign`."""
@@ -168,8 +179,7 @@ def dispatch(graph: Graph, accelerator: Any) -> Graph:
     if not in_bank:
         return graph
     unit = in_bank[0]
-    batch = graph.meta.get("batch")
-    if unit.sub_batches > 1 and isinstance(batch, int) and batch >= max(unit.sub_batch_min, unit.sub_batches):
+    if unit.sub_batches > 1 and _requests(graph) >= max(unit.sub_batch_min, unit.sub_batches):
         from workloads.batching import split_sub_batches
 
         # one rebuild: each op's copies get the pin judged on the unsplit op
