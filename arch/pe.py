@@ -141,19 +141,22 @@ BITFUSION_SOURCE = (
     "Sharma et al., 'Bit Fusion', ISCA 2018, Sec. 3, and its artifact page act-lab.org/artifacts/bitfusion (a Fusion "
     "Unit of 16 2-bit BitBricks fuses in powers of 2 into 1, 2, 4, 8 or 16 F-PEs: one 8x8, four 2x8 / 4x4 / 8x2, "
     "sixteen 2x2 MACs per cycle); the MixPE authors' simulator runs it as its "
-    "conf_bitfusion.ini (high_prec 8, low_prec 4; github.com/yuzhang712/mixpe_simulator @ 769f0c85).  Area and "
-    "energy per cycle: an int8 MAC by the arch.tech rules (assumed: the fusion shifters/adders not priced)")
+    "conf_bitfusion.ini (high_prec 8, low_prec 4; github.com/yuzhang712/mixpe_simulator @ 769f0c85).  Area: "
+    "synthesised rtl/bitfusion_fu.v (2-bit slices, shift-add tree, accumulator; arch.tech SYNTH_PE).  Energy per "
+    "cycle: one int8 MAC by the arch.tech rules, whatever the split (assumed)")
 ANT_SOURCE = (
     "Guo et al., 'ANT: Exploiting Adaptive Numerical Data Type for Low-bit DNN Quantization', MICRO 2022: 4-bit "
     "adaptive-type (int4 / flint4 / PoT4) PEs whose decoded products are int multiplications, four of them fused "
     "into one 8-bit MAC (slice 4, fused 8); as the MixPE authors' simulator runs ANT (bench ant_bench.py: 4-bit "
-    "layers plus 8-bit outlier GEMMs, perf factor int(8/max(b,4)) per operand, @ 769f0c85).  Area and energy per "
-    "cycle: an int8 MAC by the arch.tech rules (assumed: the type decoders not priced)")
+    "layers plus 8-bit outlier GEMMs, perf factor int(8/max(b,4)) per operand, @ 769f0c85).  Area: synthesised "
+    "rtl/bitfusion_fu.v with 4-bit slices (ant_fu; arch.tech SYNTH_PE; the int4/flint4/PoT4 type decoders not "
+    "priced).  Energy per cycle: one int8 MAC by the arch.tech rules (assumed)")
 MIXPE_PACKED_SOURCE = (
     "MixPE W4A8 as the authors' simulator runs it (github.com/yuzhang712/mixpe_simulator @ 769f0c85, "
     "conf_mixint.ini: high_prec 8, low_prec 4, so int(8/4) = 2 four-bit weights per 8-bit lane): a shift-and-add "
-    "PE over an 8-bit weight lane (7 adds, arch.tech rule) that takes two int4 weights per cycle, per-group "
-    "dequantisation as mixpe-w4a8 (arXiv 2411.16158 Sec. 1)")
+    "PE over an 8-bit weight lane that takes two int4 weights per cycle, per-group dequantisation as mixpe-w4a8 "
+    "(arXiv 2411.16158 Sec. 1); area: synthesised rtl/mixpe_pe.v at 8-bit weights less its dequantiser "
+    "(arch.tech SYNTH_PE); energy: the shift-and-add PE's 7 adds per cycle (arch.tech rule)")
 
 PE_TYPES: dict[str, PEType] = {
     p.name: p
