@@ -309,7 +309,8 @@ def _priced(unit: Any) -> bool:
 
 
 def energy_breakdown(graph: Any, accelerator: Any, result: Any) -> dict[str, list[float]]:
-    """Per-op FPGA energy in joules by component (`FPGA_ENERGY`), rows in `result.per_op` order.
+    """Per-op FPGA energy in joules by component (`FPGA_ENERGY`), rows in per-op table order (read with
+    `Result.column`: the table is not made).
 
     Rows on units other than FPGA units with power coefficients are 0 in every component.  Static,
     board, clock and logic power run for the whole run's wall time; each FPGA unit's wall time is shared
@@ -318,11 +319,15 @@ def energy_breakdown(graph: Any, accelerator: Any, result: Any) -> dict[str, lis
     from sim.ppa import dram_pj_per_byte
 
     key = accelerator_key(accelerator)
-    df = result.per_op
     latency = float(result.summary["latency_s"])
-    busy = df.groupby("unit", sort=False)["latency_s"].sum()
+    units, durs = result.column("unit"), result.column("latency_s")
+    busy: dict[str, list[float]] = {}
+    for unit_name, dur in zip(units, durs):
+        if dur == dur:
+            busy.setdefault(unit_name, []).append(dur)
+    busy_s = {u: math.fsum(v) for u, v in busy.items()}
     out: dict[str, list[float]] = {k: [] for k in FPGA_ENERGY}
-    for name, unit_name, dur in zip(df["name"], df["unit"], df["latency_s"]):
+    for name, unit_name, dur in zip(result.column("name"), units, durs):
         unit = accelerator.unit(unit_name)
         if not _priced(unit):
             for comp in FPGA_ENERGY:
@@ -331,7 +336,7 @@ def energy_breakdown(graph: Any, accelerator: Any, result: Any) -> dict[str, lis
         c = model_cost(signature(graph[name]), unit_name, key)
         k = energy_coefficients(unit, accelerator)
         res = design_resources(unit).total
-        unit_busy = float(busy[unit_name])
+        unit_busy = busy_s.get(unit_name, 0.0)
         share = dur / unit_busy * latency if unit_busy else 0.0  # this op's share of the run's wall time
         cycles = share * accelerator.tech.clock_hz
         counts = c.counts
@@ -359,8 +364,6 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
     `sim.simulate` applies it to every result whose accelerator has an FPGA unit (a result pass); FPGA
     units without power coefficients keep `sim.ppa`'s pricing (DRAM bytes only) and add a note.  Ops on
     other units keep their energy.  Pricing a result twice gives the same result."""
-    from sim.result import Result
-
     fpgas = [u for u in accelerator.units if u.type == "fpga"]
     unpriced = [u.name for u in fpgas if u.power is None]
     s = dict(result.summary)
@@ -369,16 +372,16 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
         line = f"FPGA unit {name!r} has no power coefficients (FpgaUnit.power): its energy counts DRAM bytes only"
         if line not in notes:
             notes.append(line)
-    df = result.per_op
-    on_fpga = df["unit"].map(lambda u: _priced(accelerator.unit(u))).astype(bool)
-    if not on_fpga.any():
+    priced = {u.name for u in fpgas if u.power is not None}
+    on_fpga = [u in priced for u in result.column("unit")]
+    if not any(on_fpga):
         s["notes"] = notes
-        return Result(df, s, result.trace)
+        return result.with_summary(s)
     from sim.ppa import reprice
 
     parts = energy_breakdown(graph, accelerator, result)
     static = sum(u.power.static_w for u in fpgas if u.power is not None)
-    return reprice(Result(df, s, result.trace), on_fpga, parts, static_w=static, note=NOTE)
+    return reprice(result.with_summary(s), on_fpga, parts, static_w=static, note=NOTE, family="fpga")
 
 
 # ---- MoE mapping (M3ViT) -----------------------------------------------------------------------------------

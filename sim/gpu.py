@@ -512,10 +512,10 @@ NOTE = "GPU energy from sim.gpu's power model: idle power over the run + per-FLO
 @result_pass("gpu")
 def price(result, graph, accelerator):
     """`result` with the energy of kernels on GPU units that give ``tdp_w`` from the GPU power model, and
-    the area of GPUs that give ``die_mm2`` as their die (module docstring, "Power and area")."""
+    the area of GPUs that give ``die_mm2`` as their die (module docstring, "Power and area").  Works on the
+    plain per-op columns (`Result.column`), so a caller that reads only the summary never makes the table."""
     from sim.engine import accelerator_key, model_cost, signature
-    from sim.ppa import reprice
-    from sim.result import Result
+    from sim.ppa import area_total, reprice
 
     gpus = [u for u in accelerator.units if u.type == "gpu"]
     s = dict(result.summary)
@@ -526,22 +526,23 @@ def price(result, graph, accelerator):
         if u.tdp_w is None and line not in notes:
             notes.append(line)
     dies = sum(u.die_mm2 * u.count for u in gpus if u.die_mm2 is not None)
-    if dies:  # the die holds the caches: on-chip tiers add no area of their own
+    if dies:  # the die holds the caches: on-chip tiers add no area of their own; the total is the sum of parts
         rest = s.get("area_pe_mm2", 0.0) + s.get("area_vector_mm2", 0.0)
         s.update(area_sram_mm2=0.0, area_overhead_mm2=rest * accelerator.area_overhead_fraction, area_die_mm2=dies)
-        s["area_mm2"] = dies + rest + s["area_overhead_mm2"]
+        s["area_mm2"] = area_total(s)
     s["notes"] = notes
-    result = Result(result.per_op, s, result.trace)
-    df = result.per_op
+    result = result.with_summary(s)
     priced = {u.name for u in gpus if u.tdp_w is not None}
-    rows = df["unit"].isin(priced)
-    if not rows.any():
+    units = result.column("unit")
+    rows = [u in priced for u in units]
+    if not any(rows):
         return result
     key = accelerator_key(accelerator)
     latency = float(s["latency_s"])
-    busy = df.groupby("unit", sort=False)["latency_s"].sum()
+    durs = result.column("latency_s")
+    busy = _busy(units, durs)
     parts: dict[str, list[float]] = {k: [] for k in GPU_ENERGY}
-    for name, unit_name, dur in zip(df["name"], df["unit"], df["latency_s"]):
+    for name, unit_name, dur in zip(result.column("name"), units, durs):
         if unit_name not in priced:
             for k in GPU_ENERGY:
                 parts[k].append(0.0)
@@ -549,9 +550,18 @@ def price(result, graph, accelerator):
         unit = accelerator.unit(unit_name)
         op = graph[name]
         joules = op_power_parts(op, model_cost(signature(op), unit_name, key), unit, accelerator, dur)
-        share = dur / float(busy[unit_name]) * latency if busy[unit_name] else 0.0
+        share = dur / busy[unit_name] * latency if busy[unit_name] else 0.0
         parts["static"].append((unit.idle_w or 0.0) * unit.count * share)
         for k, v in joules.items():
             parts[k].append(v)
     static = sum((accelerator.unit(u).idle_w or 0.0) * accelerator.unit(u).count for u in priced)
-    return reprice(result, rows, parts, static_w=static, note=NOTE)
+    return reprice(result, rows, parts, static_w=static, note=NOTE, family="gpu")
+
+
+def _busy(units: list[str], durations: list[float]) -> dict[str, float]:
+    """Summed op time per unit (NaN skipped), correctly rounded."""
+    groups: dict[str, list[float]] = {}
+    for u, d in zip(units, durations):
+        if d == d:
+            groups.setdefault(u, []).append(d)
+    return {u: math.fsum(v) for u, v in groups.items()}

@@ -56,7 +56,9 @@ for low-leakage DRAM transistors).  `sim.pim`'s result pass charges it over the 
 
 Family result passes (`sim.cost.result_pass`) may replace the energy of their units' ops after the
 result is built (FPGA and GPU power models); `reprice` is the shared step that swaps the columns and
-recomputes the summary's energy keys.
+recomputes the summary's energy keys.  Area: ``area_mm2`` is always the sum of the summary's ``area_<part>_mm2``
+keys (`area_total`; `NOT_AREA_PARTS` lists the exceptions), so a pass that rewrites a part (the GPU's die)
+leaves the total right whichever pass runs first.
 
 Leakage: ``leakage_w_per_mm2(node_nm) x (total area - PIM area) x latency`` (`leakage_w`); the PIM's
 static power is `pim_static_w`, charged by `sim.pim`'s result pass.
@@ -69,6 +71,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from arch import tech
@@ -305,33 +308,54 @@ def area_cached(key: AcceleratorKey) -> tuple[tuple[tuple[str, float], ...], tup
 # ---- family result passes: replace the energy of some rows -------------------------------------------------
 
 
-def reprice(result: Any, rows: Any, parts: dict[str, list[float]], *, static_w: float, note: str) -> Any:
-    """`result` with the energy columns of `rows` (a boolean Series over ``per_op``) replaced by `parts`
-    (component -> joules per row, every row listed; rows outside `rows` are ignored) and the summary's
-    energy keys, ``power_w`` and ``leakage_w`` recomputed.  Other rows keep their energy; components new
-    to the table are 0 there.  ``leakage_w`` becomes `static_w` plus the leakage power left on other rows.
-    Used by the FPGA and GPU result passes (`sim.cost.result_pass`); applying it twice changes nothing."""
-    from sim.result import Result
-
-    df = result.per_op.copy()
-    for col in [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]:
-        df.loc[rows, col] = 0.0
+def reprice(result: Any, rows: Sequence[bool], parts: dict[str, list[float]], *, static_w: float, note: str,
+            family: str) -> Any:
+    """`result` with `sim.ppa`'s energy of `rows` (one bool per op, in table order: the `ENERGY_COMPONENTS`
+    columns) replaced by `parts` (component -> joules per row, every row listed; rows outside `rows` are ignored)
+    and the summary's energy keys and ``power_w`` recomputed.  Other rows keep their energy; components new to
+    the table are 0 there; columns that another result pass added (``energy_pim_static_j``: a whole-run charge)
+    are kept on every row, so passes may run in any order.  ``<family>_static_w`` is set to `static_w`, and
+    ``leakage_w`` is the leakage power left in ``energy_leakage_j`` plus every ``*_static_w`` of the summary.
+    Used by the FPGA and GPU result passes (`sim.cost.result_pass`); applying it twice changes nothing.
+    Works on `Result.column` / `Result.with_energies`, so a result whose table is not made yet stays so."""
+    rows = [bool(r) for r in rows]
+    new: dict[str, list[float]] = {}
+    for col in result.energy_columns():
+        if col[len("energy_"):-len("_j")] in ENERGY_COMPONENTS:
+            new[col] = [0.0 if r else v for v, r in zip(result.column(col), rows)]
     for comp, values in parts.items():
         col = f"energy_{comp}_j"
-        if col not in df.columns:
-            df[col] = 0.0
-        df.loc[rows, col] = [v for v, r in zip(values, rows) if r]
-    ecols = [c for c in df.columns if c.startswith("energy_") and c != "energy_j"]
-    df = df[[c for c in df.columns if c != "energy_j"]]
-    df.insert(df.columns.get_loc(ecols[-1]) + 1, "energy_j", df[ecols].sum(axis=1))
-    s = {k: v for k, v in result.summary.items() if not k.startswith("energy_")}
-    s["energy_j"] = float(df["energy_j"].sum())
-    s.update({c: float(df[c].sum()) for c in ecols})
-    lat = s.get("latency_s") or 0.0
-    s["power_w"] = s["energy_j"] / lat if lat else 0.0
-    s["leakage_w"] = static_w + (s.get("energy_leakage_j", 0.0) / lat if lat else 0.0)
+        base = new.get(col) or (result.column(col) if col in result.energy_columns() else [0.0] * len(rows))
+        new[col] = [v if r else b for v, b, r in zip(values, base, rows)]
+    out = result.with_energies(new)
+    s = out.summary  # a new dict owned by `out`
+    s[f"{family}_static_w"] = static_w
+    s["leakage_w"] = leakage_power(s)
     notes = list(s.get("notes", []))
     if note not in notes:
         notes.append(note)
     s["notes"] = notes
-    return Result(df, s, result.trace)
+    return out
+
+
+def leakage_power(summary: dict[str, Any]) -> float:
+    """``leakage_w`` of a summary: `sim.ppa`'s leakage left in ``energy_leakage_j`` over the run plus the static
+    power each family's result pass charged (``<family>_static_w``: ``gpu``, ``fpga``, ``pim``)."""
+    lat = summary.get("latency_s") or 0.0
+    left = summary.get("energy_leakage_j", 0.0) / lat if lat else 0.0
+    return left + math.fsum(v for k, v in summary.items() if k.endswith("_static_w"))
+
+
+#: summary keys of the form ``area_*_mm2`` that are not parts of ``area_mm2`` (the total, a per-stack figure)
+NOT_AREA_PARTS = ("area_mm2", "area_pim_per_stack_mm2")
+
+
+def area_parts(summary: dict[str, Any]) -> list[str]:
+    """The summary keys whose sum is ``area_mm2``: every ``area_<part>_mm2`` except `NOT_AREA_PARTS`."""
+    return [k for k in summary if k.startswith("area_") and k.endswith("_mm2") and k not in NOT_AREA_PARTS]
+
+
+def area_total(summary: dict[str, Any]) -> float:
+    """``area_mm2`` of a summary: the correctly rounded sum of its `area_parts`.  The one rule for the total, so
+    that result passes that rewrite a part (`sim.gpu`'s die, `sim.pim`'s units) may run in any order."""
+    return math.fsum(summary[k] for k in area_parts(summary))

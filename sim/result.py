@@ -115,6 +115,64 @@ class Result:
         df["energy_j"] += values
         return Result(df, summary, self.trace)
 
+    def with_summary(self, summary: dict[str, Any]) -> Result:
+        """A copy with `summary` in place of this one's, sharing the per-op table (made or not: never makes it)."""
+        return Result(self._per_op, summary, self.trace, columns=self._columns)
+
+    def energy_columns(self) -> list[str]:
+        """Names of the per-op energy component columns (``energy_<component>_j``, not ``energy_j``), in order."""
+        if self._per_op is None:
+            return list(self._columns.energy_cols)  # type: ignore[union-attr]
+        return [c for c in self._per_op.columns if c.startswith("energy_") and c.endswith("_j") and c != "energy_j"]
+
+    def with_energies(self, columns: dict[str, list[float]]) -> Result:
+        """A copy with the per-op energy columns of `columns` (name ``energy_<component>_j`` -> joules per op, in
+        table order) set: an existing column is replaced in place, a new one goes after the last energy column;
+        ``energy_j`` per op is their row sum again, and the summary's ``energy_j``, every ``energy_<c>_j`` and
+        ``power_w`` are the new columns' sums (as ``Series.sum`` gives them).  Like `with_energy`, it works on the
+        plain columns when the table is not made yet (a result pass never makes the DataFrame)."""
+        bad = [c for c in columns if not (c.startswith("energy_") and c.endswith("_j")) or c == "energy_j"]
+        if bad:
+            raise ValueError(f"with_energies: {bad} are not energy component columns (expected energy_<component>_j)")
+        n = len(self.column("name"))
+        for c, v in columns.items():
+            if len(v) != n:
+                raise ValueError(f"with_energies: column {c!r} has {len(v)} values; the table has {n} ops")
+        summary = dict(self.summary)
+        if self._per_op is None:
+            cols, ecols = self._columns.cols, list(self._columns.energy_cols)  # type: ignore[union-attr]
+            added = [c for c in columns if c not in cols]
+            new: dict[str, list[Any]] = {}
+            for k, v in cols.items():
+                new[k] = list(columns[k]) if k in columns else v
+                if k == ecols[-1]:
+                    new.update({c: list(columns[c]) for c in added})
+            table = _Columns(new, [*ecols, *added])
+            for c in table.energy_cols:
+                summary[c] = _fsum(np.asarray(table.cols[c], dtype="float64"))
+            summary["energy_j"] = _fsum(table.array_energy_j())
+            out = Result(None, summary, self.trace, columns=table)
+        else:
+            import pandas as pd
+
+            df = self._per_op.copy()
+            ecols = self.energy_columns()
+            for c, v in columns.items():
+                values = pd.Series(v, index=df.index, dtype="float64")
+                if c in df.columns:
+                    df[c] = values
+                else:
+                    df.insert(df.columns.get_loc(ecols[-1]) + 1, c, values)
+                    ecols.append(c)
+            df["energy_j"] = df[ecols].sum(axis=1)
+            for c in ecols:
+                summary[c] = float(df[c].sum())
+            summary["energy_j"] = float(df["energy_j"].sum())
+            out = Result(df, summary, self.trace)
+        lat = summary.get("latency_s") or 0.0
+        summary["power_w"] = summary["energy_j"] / lat if lat else 0.0
+        return out
+
     # ---- files (only where the caller says) ------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         df = self.per_op
