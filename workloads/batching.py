@@ -34,8 +34,8 @@ number divides every op.  `split_sub_batches` sends such a graph to `split_reque
   ``t_i / T`` when their size is a multiple of ``T`` (projections, MLP, norms, embedding), by requests
   ``(d_i + p_i) / (D + P)`` when a multiple of ``D + P`` (the LM head's last tokens), else (an MoE expert's
   routed tokens) apportioned by tokens with the largest-remainder rule, so sizes always sum to the op's.
-- a copy whose share is zero (a sub-batch without prompts has no prompt attention) is left out, its
-  successors reading its inputs instead.
+- a copy whose share is zero (a sub-batch without prompts has no prompt attention) is left out; its
+  successors read their other inputs (the decode context), or its inputs where they have no other.
 
 Tensor parallelism (`tensor_parallel`)
 --------------------------------------
@@ -96,11 +96,12 @@ def _derive(op: Op, changes: dict[str, Any]) -> Op:
 def _split(graph: Graph, sizes_of: Callable[[Op], list[int]], parts: int, meta: dict[str, Any],
            tags: Callable[[Op], Mapping[str, Any]] | None) -> Graph:
     """`graph` as `parts` sub-batch chains; copy ``i`` of op ``o`` has batch dimension ``sizes_of(o)[i]``
-    (`None`: the op as it is; 0 where ``o``'s own size is not: left out, its successors read its inputs)."""
+    (0 where ``o``'s own size is not: the copy is left out, as the module docstring says)."""
     out = Graph(graph.name, {**graph.meta, **meta})
-    # name -> per sub-batch, the names of the copies that stand for it: its own copies, or where a copy was
-    # left out, that copy's inputs
+    # name -> per sub-batch, the names that stand for its copy: the copy, or where it was left out, the copies
+    # that stand for its inputs (used only by a copy all of whose inputs were left out, to keep its order)
     stand: dict[str, list[tuple[str, ...]]] = {}
+    left_out: set[str] = set()
     dims_memo: dict[tuple, Dims] = {}  # identical layers share one Dims (built and checked once)
     parts_range = range(parts)
     for op in graph.ops():
@@ -112,14 +113,18 @@ def _split(graph: Graph, sizes_of: Callable[[Op], list[int]], parts: int, meta: 
         weight_id = op.weight_id or (op.name if op.params else None)
         mine: list[tuple[str, ...]] = []
         for i in parts_range:
-            inputs = [n for p in preds for n in stand[p][i]]
-            if len(preds) > 1:
-                inputs = list(dict.fromkeys(inputs))
+            if left_out:  # a successor of a left-out copy reads the other inputs only
+                inputs = [f"{p}.sb{i}" for p in preds if f"{p}.sb{i}" not in left_out]
+                if preds and not inputs:
+                    inputs = list(dict.fromkeys(n for p in preds for n in stand[p][i]))
+            else:
+                inputs = [f"{p}.sb{i}" for p in preds]
             new = sizes[i]
-            if new == 0 and size:
-                mine.append(tuple(inputs))
-                continue
             name = f"{op.name}.sb{i}"
+            if new == 0 and size:
+                mine.append(tuple(dict.fromkeys(n for p in preds for n in stand[p][i])))
+                left_out.add(name)
+                continue
             base_tags["sub_batch"] = i
             changes: dict[str, Any] = {"name": name, "tags": Tags(base_tags), "weight_id": weight_id}
             if dim == "batch":
