@@ -81,6 +81,11 @@ def sim(
         raise UsageError(f"--out {out_dir} exists and is not a directory")
     result = simulator.simulate(graph, accelerator)
     s = result.summary
+    from reports.measured import measured_layer
+
+    measured = measured_layer(graph, accelerator, result)  # a measured layer of this exact shape, if any
+    if measured is not None:
+        s["measured"] = measured
     if out_dir is not None:
         from reports.ppa import write_sim_report
 
@@ -104,6 +109,8 @@ def sim(
         table.add_row(str(r["layer"]), str(int(r["ops"])), f"{int(r['cycles']):,}", _si(r["latency_s"], "s"),
                       f"{r['utilization']:.1%}", _si(r["energy_j"], "J"))
     out.print(table)
+    for line in measured["lines"] if measured is not None else []:
+        out.print(line, markup=False)
     tot = Table(title="total", show_header=False)
     tot.add_column("quantity")
     tot.add_column("value", justify="right")

@@ -183,6 +183,9 @@ def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, 
         sections = sections_table(per_op)
         body += ("<h2>Fused sections</h2>"
                  + sections.to_html(index=False, float_format=lambda x: f"{x:.4g}"))
+    measured = summary.get("measured")
+    if measured:  # reports.measured: a measured decoder layer of the simulated shape
+        body += "<h2>Measured next to modelled</h2>" + "".join(f"<p>{line}</p>" for line in measured["lines"])
     paths["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -192,6 +195,8 @@ def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, 
     )
     md = [f"# {title}", "", "| quantity | value |", "| --- | --- |"]
     md += [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if not isinstance(v, dict)]
+    if measured:
+        md += ["", "## Measured next to modelled", "", *[f"- {line}" for line in measured["lines"]]]
     md += ["", "## Per layer", "", "| " + " | ".join(layers.columns) + " |", "|" + " --- |" * len(layers.columns)]
     md += ["| " + " | ".join(_fmt(v) for v in r) + " |" for r in layers.itertuples(index=False)]
     paths["md"].write_text("\n".join(md) + "\n")

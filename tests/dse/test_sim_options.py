@@ -334,3 +334,65 @@ def test_graph_g_is_the_same_graph_as_a_networkx_digraph():
         assert list(d.successors(op.name)) == g.output_names(op)
         for p in g.predecessors(op):
             assert d.edges[p.name, op.name]["bytes"] == p.output_bytes
+
+
+# ---- a measured decoder layer next to the modelled one (issue 10, reports/measured.py) ---------------------
+LLAMA_DECODE = ("--workload", "llama2-7b", "--phase", "decode")
+
+
+def _csv_layer_s(mode: str, dtype: str = "fp16") -> float:
+    """The measured llama2-7b decode layer (batch 16, KV 2048) of data/gpu/gpu_h100.csv, read independently."""
+    import csv
+
+    from reports.measured import DATA_DIR
+
+    lines = [ln for ln in (DATA_DIR / "gpu_h100.csv").read_text().splitlines() if ln and not ln.startswith("#")]
+    rows = [r for r in csv.DictReader(lines) if r["family"] == "layer" and r["op"] == "llama2_7b_decode_layer"
+            and r["dtype"] == dtype and r["mode"] == mode and r["batch"] == "16" and r["kv_len"] == "2048"]
+    assert len(rows) == 1
+    return float(rows[0]["time_s"])
+
+
+def test_sim_prints_the_measured_layer_of_the_same_shape_and_reports_it(tmp_path):
+    res = dse("sim", "--arch", "h100", *LLAMA_DECODE, "--batch", "16", "--top", "2", "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # rich wraps long lines
+    graph_s, eager_s = _csv_layer_s("graph"), _csv_layer_s("eager")
+    assert (f"measured decoder layer on an NVIDIA H100 80GB HBM3 (data/gpu/gpu_h100.csv, CUDA graph, torch "
+            f"2.11.0+cu130): {graph_s * 1e6:.1f} us; modelled median layer") in text
+    assert f"eager PyTorch, torch 2.11.0+cu130): {eager_s * 1e6:.1f} us" in text
+    # under the per-layer table, above the totals
+    assert text.index("per layer (top 2") < text.index("measured decoder layer") < text.index("total")
+    m = json.loads((tmp_path / "summary.json").read_text())["measured"]
+    assert m["measured_s"] == {"graph": graph_s, "eager": eager_s}
+    assert (m["batch"], m["kv_len"], m["q_len"], m["dtype"], m["layers"]) == (16, 2048, 1, "fp16", 32)
+    rel = m["modelled_layer_s"] / graph_s - 1
+    assert f"modelled median layer {m['modelled_layer_s'] * 1e6:.1f} us ({rel:+.0%})" in text
+    assert abs(rel) <= 0.25  # issue 10's per-op-family tolerance, as tests/validation/test_gpu.py
+    md = (tmp_path / "report.md").read_text()
+    assert "## Measured next to modelled" in md and f"{graph_s * 1e6:.1f} us" in md
+    assert "Measured next to modelled" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("args", [
+    ("--arch", "h100", "--batch", "8"),             # no measured layer at batch 8
+    ("--arch", "h100", "--batch", "16", "--kv-len", "1024"),  # nor at another KV length
+    ("--arch", "tpu-v1", "--batch", "16"),          # not a GPU
+    ("--arch", "gpu-a100", "--batch", "16"),        # a GPU whose fit is inherited, not measured on it
+], ids=["batch-8", "kv-1024", "tpu-v1", "a100"])
+def test_sim_says_nothing_measured_for_another_shape_or_arch(args):
+    res = dse("sim", *LLAMA_DECODE, *args, "--top", "1", "--json")
+    assert res.exit_code == 0, res.output
+    assert "measured" not in json.loads(res.output)
+    assert "measured decoder layer" not in res.output
+
+
+def test_measured_layer_needs_an_all_gpu_preset_fitted_on_a_csv():
+    import arch
+    from reports.measured import fit_csv
+
+    assert fit_csv(arch.load("h100")).name == "gpu_h100.csv"
+    assert fit_csv(arch.load("duplex-gpu-only")).name == "gpu_h100.csv"  # the same H100 model
+    assert fit_csv(arch.load("duplex")) is None  # GPU + Logic-PIM: its layer is not one GPU's
+    assert fit_csv(arch.load("dgx-h100")) is None  # 8 sockets
+    assert fit_csv(arch.load("gpu-a100")) is None and fit_csv(arch.load("tpu-v1")) is None
