@@ -41,6 +41,7 @@ COMMANDS = (
     "dse sim --arch neupims --workload gpt3-175b --phase decode --batch 256 --json",
     "dse sim --arch duplex --workload mixtral-8x7b --phase mixed --batch 64 --prefill 2 --seq-len 512 --kv-len 1024",
     "dse sim --arch tpu-v1 --workload bert-base",
+    "dse sim --arch h100 --workload llama2-7b --phase decode --batch 16",
 )
 HEAVY = ("pandas", "networkx", "plotly")
 

@@ -123,7 +123,9 @@ time only) draws about ``idle_w``, a compute-bound GEMM close to ``tdp_w``, a me
 ``idle_w`` plus bandwidth x (``E_hbm`` + 2 ``E_sram``).  The time is the fitted time: any clock throttling
 under the cap is already in it.  Energy columns: ``static, mac, vector, sram, dram``.
 Area: a unit with ``die_mm2`` contributes its die (``count`` dies); on-chip tiers are its caches, inside
-the die, and add no area of their own (``area_sram_mm2`` 0, ``area_die_mm2`` the dies).
+the die, and add no area of their own (``area_sram_mm2`` 0, ``area_die_mm2`` the dies); ``area_mm2`` is the
+sum of the ``area_<part>_mm2`` keys (`sim.ppa.area_total`), so a PIM's area stays in it whichever result pass
+runs first.  The pass reads the per-op columns (`Result.column`) and never makes the DataFrame.
 
 Left out: L2 residency between kernels (every kernel streams its operands from HBM, as measured
 with rotated buffers), clock and power throttling (absorbed by the efficiencies), library heuristics
