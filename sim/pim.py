@@ -46,10 +46,10 @@ For the first in-bank PIM unit: when ``sub_batches > 1`` and the graph's batch (
 for a continuous-batching step of `workloads.serving` its requests, decode + prefill) is at least
 ``sub_batch_min``, the graph is split into independent sub-batches (`workloads.batching.split_sub_batches`;
 a step mixing prompts and decode requests is split by requests, balanced by `workloads.batching.request_plan`),
-so the engine overlaps one sub-batch's NPU GEMMs (and prompt attention) with the other's PIM attention.  Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most
-``dispatch_max_m`` (decode attention: M = 1) is pinned to the PIM with the ``unit`` tag, judged on the
-unsplit op (pinning comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector
-units.  Logic-die units: `sim.pim_logic.assign` runs instead.
+so the engine overlaps one sub-batch's NPU GEMMs (and prompt attention) with the other's PIM attention.
+Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most ``dispatch_max_m``
+(decode attention: M = 1) is pinned to the PIM with the ``unit`` tag, judged on the unsplit op (pinning
+comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector units.  Logic-die units: `sim.pim_logic.assign` runs instead.
 
 Left out: tFAW on all-bank activations (all-bank PIM activation is assumed to be power-provisioned, as in
 Newton), the partial last row of a matrix (counted as a full row), channel load imbalance (requests are

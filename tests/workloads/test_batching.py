@@ -55,7 +55,8 @@ def test_plan_halves_decode_requests_and_balances_prompt_tokens_greedily():
 
 
 def test_plan_refuses_more_sub_batches_than_requests_and_bad_counts():
-    with pytest.raises(ValueError, match=r"sub_batches=3: expected at most the step's requests 2 \(decode 1 \+ prefill 1\)"):
+    with pytest.raises(ValueError, match=r"sub_batches=3: expected at most the step's requests 2 "
+                                         r"\(decode 1 \+ prefill 1\)"):
         request_plan(1, 1, 8, 3)
     with pytest.raises(ValueError, match="prefill=-1: expected a non-negative integer"):
         request_plan(4, -1, 8, 2)
