@@ -11,8 +11,8 @@ over ``kv_len`` cached positions while ``prefill`` new requests (default 1) brin
 tokens each; ``kv_len`` defaults to ``seq_len`` as for decode.  ``batch`` and ``prefill`` may be 0 (a
 decode-only or prefill-only step) but not both.  The graph's meta has ``requests`` (``batch + prefill``)
 and ``tokens`` but no ``batch``: a result's throughput is steps per second and its tokens/s counts prompt
-and decode tokens.  (``meta["batch"]`` would also ask NeuPIMs' dispatch to split the graph into sub-batches,
-which `workloads.batching.split_sub_batches` cannot do for a step whose ops hold tokens of both kinds.)
+and decode tokens.  NeuPIMs' dispatch splits such a step into sub-batches by request
+(`workloads.batching.split_requests`: decode requests halved, prompts placed by tokens).
 """
 
 from __future__ import annotations

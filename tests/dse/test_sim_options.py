@@ -180,9 +180,9 @@ def test_mixed_step_has_both_attentions_and_shares_the_linear_layers():
     assert (score["decode"].dims["M"], score["decode"].dims["N"]) == (1, 256)
 
 
-def test_mixed_step_on_neupims_at_its_sub_batch_threshold_runs_unsplit():
-    # neupims splits graphs of batch >= 256 into 2 sub-batches; a mixed step's ops mix decode and prompt
-    # tokens, so it is not split (and not refused)
+def test_mixed_step_on_neupims_at_its_sub_batch_threshold_costs_more_with_prompts():
+    # neupims splits steps of >= 256 requests into 2 sub-batches by request (workloads.batching.split_requests);
+    # the step with prompts is split too (not refused) and costs more than its decode part
     kw = dict(phase="mixed", batch=256, prefill=2, seq_len=64, **MIX)
     assert _latency("neupims", "llama2-7b", **kw) > _latency("neupims", "llama2-7b", **{**kw, "prefill": 0})
 
