@@ -216,17 +216,13 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
     return static(result.with_energy("pim", pim_j), accelerator)
 
 
-#: summary keys of the PIM's area that are not parts of ``area_mm2``
-_NOT_AREA_PARTS = ("area_mm2", "area_pim_per_stack_mm2")
-
-
 def static(result: Any, accelerator: Any) -> Any:
     """`result` with the PIM units' static power (`sim.ppa.pim_static_w`) charged over the whole run: an
     ``energy_pim_static_j`` column (each op its share of the summed op time, as the die's leakage is spread),
     ``pim_static_w`` in the summary and added to ``leakage_w``.  ``area_mm2`` is set to the sum of the summary's
     ``area_*_mm2`` parts, so that a result pass that rewrote the die's area before this one (`sim.gpu`'s, when
     the GPU unit comes first) keeps the PIM's area in the total.  Applying it twice changes nothing."""
-    from sim.ppa import pim_static_w
+    from sim.ppa import area_total, pim_static_w
 
     watts = pim_static_w(accelerator)
     lat = float(result.summary.get("latency_s") or 0.0)
@@ -236,6 +232,5 @@ def static(result: Any, accelerator: Any) -> Any:
     s = out.summary  # a new dict owned by `out`
     s["leakage_w"] = s.get("leakage_w", 0.0) - s.get("pim_static_w", 0.0) + watts
     s["pim_static_w"] = watts
-    parts = [k for k in s if k.startswith("area_") and k.endswith("_mm2") and k not in _NOT_AREA_PARTS]
-    s["area_mm2"] = math.fsum(s[k] for k in parts)
+    s["area_mm2"] = area_total(s)
     return out
