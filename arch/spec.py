@@ -210,6 +210,10 @@ class PimUnit(_Unit):
         1, description="in_bank: split a batch into this many independent sub-batches (NeuPIMs interleaving: 2)")
     sub_batch_min: PositiveInt = Field(
         2, description="in_bank: split only batches of at least this many sequences")
+    sub_batch_policy: Literal["estimate", "always"] = Field(
+        "always", description="in_bank: at or above sub_batch_min, 'always' splits; 'estimate' schedules the step "
+        "with and without the split (the engine on the same cost models) and keeps the faster (NeuPIMs' runtime "
+        "decides with its latency estimator)")
     act_energy_pj: float = Field(
         0.0, ge=0, description="in_bank: energy of one row activation + precharge (pJ), charged per PIM row visit")
     internal_read_pj_per_bit: float = Field(
