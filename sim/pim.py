@@ -57,7 +57,8 @@ estimate costs one more engine run of the unsplit graph and one of the split gra
 gpt3-175b decode step).
 Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at most ``dispatch_max_m``
 (decode attention: M = 1) is pinned to the PIM with the ``unit`` tag, judged on the unsplit op (pinning
-comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector units.  Logic-die units: `sim.pim_logic.assign` runs instead.
+comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector units.  Logic-die units:
+`sim.pim_logic.assign` runs instead.
 
 Left out: tFAW on all-bank activations (all-bank PIM activation is assumed to be power-provisioned, as in
 Newton), the partial last row of a matrix (counted as a full row), channel load imbalance (requests are
