@@ -242,6 +242,12 @@ def price(result: Any, graph: Any, accelerator: Any) -> Any:
                       + c.get("pim_internal_read_bytes", 0.0) * 8 * u.internal_read_pj_per_bit) * 1e-12)
     out = static(result.with_energy("pim", pim_j), accelerator)
     out.summary.update(decision)
+    if "pim_one_batch_estimate_s" in decision:
+        split, whole = decision["pim_sub_batch_estimate_s"], decision["pim_one_batch_estimate_s"]
+        kept = "two sub-batches" if decision.get("pim_sub_batches_used", 1) == 2 else "one batch"
+        out.summary["notes"] = [*out.summary.get("notes", []), (
+            f"sub-batch interleaving estimated: {split:.4g} s in two sub-batches vs {whole:.4g} s in one batch; "
+            f"kept {kept} (--set units.pim.sub_batch_policy=always forces the split)")]
     return out
 
 
