@@ -175,7 +175,8 @@ def write_sim_report(result: Any, out_dir: Path | str, title: str) -> dict[str, 
     body = "".join(f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs))
     from reports.timeline import unit_timeline_section
 
-    body += unit_timeline_section(per_op, title)  # only when units ran at once (e.g. NPU + PIM)
+    # when units ran at once (e.g. NPU + PIM), or when a PIM runtime chose whether to interleave sub-batches
+    body += unit_timeline_section(per_op, title, always="pim_sub_batches_used" in summary)
     if "tag_section" in per_op.columns:  # a dataflow (rdu) run: its fused sections
         from reports.dataflow import sections_table, write_sections
 

@@ -146,11 +146,16 @@ def unit_timeline_figure(per_op: pd.DataFrame, title: str, max_ops: int = 4000) 
     return fig
 
 
-def unit_timeline_section(per_op: pd.DataFrame, title: str, include_plotlyjs: bool | str = False) -> str:
+def unit_timeline_section(per_op: pd.DataFrame, title: str, include_plotlyjs: bool | str = False,
+                          always: bool = False) -> str:
     """An HTML section (heading, overlap line and the `unit_timeline_figure`) for a simulation report, or ""
-    when no two units ran at once (nothing to show)."""
+    when no two units ran at once (nothing to show).  With `always`, the section is there whenever two or more
+    units ran ops, zero overlap included (a NeuPIMs run whose runtime kept one batch shows that its NPU and PIM
+    took turns)."""
     units = overlapping_units(per_op)
-    if not units:
+    if not units and always:
+        units = [u for u in dict.fromkeys(per_op["unit"])]
+    if len(units) < 2:
         return ""
     pairs = [(a, b) for i, a in enumerate(units) for b in units[i + 1:]]
     lines = ", ".join(f"{a} + {b}: {overlap_s(per_op, a, b) * 1e6:.3g} µs" for a, b in pairs)

@@ -364,3 +364,19 @@ def test_pim_energy_is_the_same_whether_or_not_the_table_was_made_and_never_coun
     assert again.per_op["energy_j"].tolist() == pytest.approx(made["energy_j"].tolist())
     assert again.summary["energy_j"] == pytest.approx(r.summary["energy_j"])
     assert again.summary["energy_pim_j"] == pytest.approx(r.summary["energy_pim_j"]) and r.summary["energy_pim_j"] > 0
+
+
+def test_unit_timeline_section_with_always_shows_units_that_took_turns():
+    """A NeuPIMs report whose runtime kept one batch still shows the NPU and PIM lanes, overlap 0; without
+    `always` (and with a single unit) there is nothing to show."""
+    import pandas as pd
+
+    from reports.timeline import unit_timeline_section
+
+    per_op = pd.DataFrame({"name": ["qkv", "attn", "proj"], "unit": ["npu", "pim", "npu"],
+                           "kind": ["gemm", "attn", "gemm"], "start_s": [0.0, 1e-6, 2e-6],
+                           "end_s": [1e-6, 2e-6, 3e-6]})
+    assert unit_timeline_section(per_op, "t") == ""
+    html = unit_timeline_section(per_op, "t", always=True)
+    assert "Unit timeline" in html and "npu + pim: 0 µs" in html
+    assert unit_timeline_section(per_op[per_op["unit"] == "npu"], "t", always=True) == ""
