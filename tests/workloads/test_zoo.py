@@ -26,6 +26,7 @@ PUBLISHED = {
     # Zhu et al. 2024 / matmulfreellm README: "1.3B" and "2.7B" are size labels.  HGRNBitConfig's
     # defaults (untied BitLinear LM head, GLU width rounded up to 256) give 1.365B and 2.702B; the
     # 370M sibling counts 374M by the same rule, so the labels round down.
+    "matmulfree-370m": (370e6, 0.02),
     "matmulfree-1.3b": (1.3e9, 0.06),
     "matmulfree-2.7b": (2.7e9, 0.01),
 }
