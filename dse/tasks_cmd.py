@@ -157,8 +157,7 @@ def write_outputs(out_dir: Path, traces: dict[str, list[dict]], summary: dict[st
 @_user_errors
 def tasks(
     arch_name: Annotated[str, typer.Option("--arch", help="FPGA preset name or YAML path")] = "m3vit-zcu104",
-    workload: Annotated[str, typer.Option("--workload", help="multi-task MoE zoo name (a config with tasks)")] = (
-        "m3vit"),
+    workload: Annotated[str, typer.Option("--workload", help="multi-task MoE zoo name (with tasks)")] = "m3vit",
     sequence: Annotated[str | None, typer.Option("--sequence", help="comma-separated task names, one per frame "
                                                  "(default: the first two tasks alternating, 4 frames)")] = None,
     schedule: Annotated[str, typer.Option("--schedule", help="both, expert_major (reordered) or task_resident "
