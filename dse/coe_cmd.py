@@ -252,7 +252,8 @@ def coe(
         return
     coe_ = result["coe"]
     table = Table(title=f"{coe_.name}: {coe_.experts} experts, {n_requests} requests ({prompt}-token prompts, "
-                        f"{output} output tokens, skew {skew:g}, seed {seed}); times in ms", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+                        f"{output} output tokens, skew {skew:g}, seed {seed}); times in ms",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for col in ("machine", "dev", "slots", "hits", "switch", "router", "prefill", "step", "mean", "vs 1st"):
         table.add_column(col, justify="left" if col == "machine" else "right", no_wrap=True)
     for r in rows(result):
