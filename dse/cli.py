@@ -238,6 +238,8 @@ def _register_sim() -> None:
     from dse import sim_cmd  # noqa: F401  (registers `dse sim`)
     from dse import rtl_cmd  # noqa: F401  (registers `dse rtl synth` and `dse rtl verify`)
     from dse import run_cmd  # noqa: F401  (registers `dse run` and `dse report`)
+    from dse import tasks_cmd  # noqa: F401  (registers `dse tasks`)
+    from dse import coe_cmd  # noqa: F401  (registers `dse coe`)
 
 
 def main() -> None:
