@@ -154,16 +154,15 @@ def request_rows(result: dict) -> list[dict[str, Any]]:
 
 
 def figure(result: dict):
-    """Stacked bars of the mean request latency split into router, switching, prefill and decode."""
-    import plotly.graph_objects as go
+    """Stacked bars of the mean request latency split into router, switching, prefill and decode
+    (`reports.dataflow.coe_latency_figure`)."""
+    from reports.dataflow import coe_latency_figure
 
-    names = [f"{m['name']}<br>{m['serving'].slots} expert slots" for m in result["machines"]]
-    fig = go.Figure([go.Bar(name=p, x=names, y=[m["split_s"][p] * 1e3 for m in result["machines"]])
-                     for p in PARTS])
     coe, n = result["coe"], len(result["stream"])
-    fig.update_layout(barmode="stack", yaxis_title="mean request latency (ms)",
-                      title=f"{coe.name}: {coe.experts} experts, {n} requests (sim.dataflow.serve_coe)")
-    return fig
+    machines = [{"name": m["name"], "slots": m["serving"].slots, "split_s": {p: m["split_s"][p] for p in PARTS}}
+                for m in result["machines"]]
+    return coe_latency_figure(machines, title=f"{coe.name}: {coe.experts} experts, {n} requests "
+                                              "(sim.dataflow.serve_coe)")
 
 
 def write(result: dict, options: dict, out_dir: Path) -> dict[str, Path]:

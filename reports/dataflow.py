@@ -63,3 +63,16 @@ def write_sections(result: Any, out_dir: Path | str, title: str) -> dict[str, Pa
         lines.append("| " + " | ".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
     paths["md"].write_text("\n".join(lines) + "\n")
     return paths
+
+
+def coe_latency_figure(machines: list[dict[str, Any]], *, title: str) -> go.Figure:
+    """Stacked bars, one per machine, of the mean request latency of Composition-of-Experts serving split into
+    its parts.  `machines`: dicts with ``name``, ``slots`` (experts resident in fast memory) and ``split_s``
+    (part name -> mean seconds per request, e.g. router, switching, prefill, decode: `dse coe`)."""
+    if not machines:
+        raise ValueError("coe_latency_figure: expected at least one machine")
+    parts = list(machines[0]["split_s"])
+    names = [f"{m['name']}<br>{m['slots']} expert slots" for m in machines]
+    fig = go.Figure([go.Bar(name=p, x=names, y=[m["split_s"][p] * 1e3 for m in machines]) for p in parts])
+    fig.update_layout(barmode="stack", yaxis_title="mean request latency (ms)", title=title)
+    return fig
