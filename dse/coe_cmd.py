@@ -16,9 +16,8 @@ Footprint (machines needed to hold the CoE in its store)
 --------------------------------------------------------
 A machine's store is the memory tier its experts are loaded from (`sim.dataflow.model_store`: DDR on an
 SN40L node) when that tier is on the machine, else its HBM (a DGX loads from host memory, so it holds a CoE
-only in HBM): ``ceil(coe.weight_bytes / (sockets x store capacity))``.  This is the rule of
-`test_sn40l.py::test_footprint_from_capacities`, computed here from `sim.dataflow` functions (the test's
-code is not imported).
+only in HBM): ``ceil(coe.weight_bytes / (sockets x store capacity))`` (`sim.dataflow.coe_footprint`, which
+`test_sn40l.py::test_footprint_from_capacities` checks too).
 """
 
 from __future__ import annotations
@@ -43,17 +42,6 @@ def default_devices(accelerator) -> int:
     """Devices one expert runs on: all sockets of an RDU machine (tensor parallel in `sim.dataflow`), else one
     (a GPU; `sim.gpu` simulates one device)."""
     return accelerator.sockets if accelerator.units_of("rdu") else 1
-
-
-def footprint(coe, accelerator) -> dict[str, Any]:
-    """Machines of this kind needed to hold every expert and the router in its store (module docstring)."""
-    from sim.dataflow import model_store, tiers
-
-    store = model_store(coe, accelerator)
-    if store is None:  # loads from the host: only its HBM holds the CoE on the machine
-        store = accelerator.off_chip[tiers(accelerator)[0]]
-    held = accelerator.sockets * store.capacity_bytes
-    return {"store": store.name, "store_bytes": float(held), "machines": math.ceil(coe.weight_bytes / held)}
 
 
 def _split_sets(sets: list[str], archs: list[str]) -> dict[str, list[str]]:
@@ -87,7 +75,7 @@ def serve(archs: list[str], devices: list[int] | None, sets: list[str], *, exper
     """Serve one request stream on each machine: the CoE, the stream, and per machine its accelerator,
     devices, `CoeServing`, latency split and footprint (plain data: no printing)."""
     import arch
-    from sim.dataflow import RduError, expert_slots, serve_coe
+    from sim.dataflow import RduError, coe_footprint, expert_slots, serve_coe
     from workloads.coe import requests, samba_coe
 
     _check(experts, n_requests, prompt, output, skew)
@@ -118,7 +106,7 @@ def serve(archs: list[str], devices: list[int] | None, sets: list[str], *, exper
         split = {"router": s.router_s, "switching": misses / len(stream) * s.switch_s, "prefill": s.prefill_s,
                  "decode": output * s.decode_step_s}
         machines.append({"name": name, "accelerator": acc, "devices": dev, "simulated_devices": natural,
-                         "serving": s, "split_s": split, "footprint": footprint(coe, acc)})
+                         "serving": s, "split_s": split, "footprint": coe_footprint(coe, acc)})
     first = machines[0]["serving"].mean_latency_s
     for m in machines:
         m["vs_first"] = m["serving"].mean_latency_s / first

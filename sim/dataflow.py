@@ -472,6 +472,17 @@ def model_store(coe, accelerator):
     return names.get(link.src) if link is not None else None
 
 
+def coe_footprint(coe, accelerator) -> dict:
+    """Machines of `accelerator`'s kind needed to hold every expert and the router of `coe` in its store: the
+    tier experts are loaded from (`model_store`, DDR on an SN40L node) or, for a machine that loads from the
+    host, its HBM.  Returns ``store`` (tier name), ``store_bytes`` (over all sockets) and ``machines``."""
+    store = model_store(coe, accelerator)
+    if store is None:  # loads from the host: only its HBM holds the CoE on the machine
+        store = accelerator.off_chip[tiers(accelerator)[0]]
+    held = accelerator.sockets * store.capacity_bytes
+    return {"store": store.name, "store_bytes": float(held), "machines": math.ceil(coe.weight_bytes / held)}
+
+
 def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
     """Latency of every request of `stream` (`workloads.coe.requests`): the router reads the prompt
     (prefill), a missing expert is loaded (`load_time_s` over `devices`), the expert prefills the prompt

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import arch
 from dse import coe_cmd  # noqa: F401  (registers `dse coe`)
 from dse.cli import app
-from sim.dataflow import serve_coe
+from sim.dataflow import coe_footprint, serve_coe
 from workloads.coe import requests, samba_coe
 
 runner = CliRunner()
@@ -104,8 +104,8 @@ def test_out_writes_csvs_json_and_html_with_the_same_rows(tmp_path):
 
 def test_footprint_from_capacities():
     coe = samba_coe()
-    node = coe_cmd.footprint(coe, arch.load("sn40l-node"))
-    dgx = coe_cmd.footprint(coe, arch.load("dgx-h100"))
+    node = coe_footprint(coe, arch.load("sn40l-node"))
+    dgx = coe_footprint(coe, arch.load("dgx-h100"))
     assert (node["store"], node["machines"]) == ("ddr", 1)
     assert (dgx["store"], dgx["machines"]) == ("hbm", 3)
 

@@ -38,14 +38,13 @@ comparing with the published figures and not tuned to them:
 
 from __future__ import annotations
 
-import math
 
 import pytest
 
 import arch
 import sim
 import workloads
-from sim.dataflow import RduError, expert_slots, load_time_s, serve_coe
+from sim.dataflow import RduError, coe_footprint, expert_slots, load_time_s, serve_coe
 from tests.validation.side_by_side import write_lines
 from workloads.coe import replay, requests, samba_coe
 
@@ -163,13 +162,13 @@ def test_samba_coe_switching_dominates_dgx_misses(coe_serving):
 
 def test_footprint_from_capacities(request):
     coe = samba_coe()
-    node, dgx = arch.load("sn40l-node"), arch.load("dgx-h100")
-    node_store = node.sockets * node.tier("ddr").capacity_bytes
-    dgx_hbm = dgx.sockets * dgx.tier("hbm").capacity_bytes
-    samba = math.ceil(coe.weight_bytes / dgx_hbm) / math.ceil(coe.weight_bytes / node_store)
+    node, dgx = (coe_footprint(coe, arch.load(m)) for m in ("sn40l-node", "dgx-h100"))
+    assert (node["store"], dgx["store"]) == ("ddr", "hbm")  # the node holds experts in DDR, a DGX in HBM
+    node_store, dgx_hbm = node["store_bytes"], dgx["store_bytes"]
+    samba = dgx["machines"] / node["machines"]
     up_to = node_store / dgx_hbm  # the largest CoE the node holds, in DGX-H100s of HBM
     write_lines(request.config, [
-        f"footprint: Samba-CoE ({coe.weight_bytes / 1e12:.2f} TB) needs {math.ceil(coe.weight_bytes / dgx_hbm)} "
+        f"footprint: Samba-CoE ({coe.weight_bytes / 1e12:.2f} TB) needs {dgx['machines']} "
         f"DGX H100 vs 1 SN40L node ({samba:.0f}x); largest CoE the node holds ({node_store / 2**40:.0f} TiB of DDR) "
         f"= {up_to:.1f} DGX H100s of HBM: {up_to:.1f}x vs published up to {PUBLISHED['footprint'][0]:.0f}x"])
     assert samba == 3  # 2.04 TB over 687 GB (8 x 80 GiB) per DGX
