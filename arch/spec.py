@@ -210,6 +210,10 @@ class PimUnit(_Unit):
         1, description="in_bank: split a batch into this many independent sub-batches (NeuPIMs interleaving: 2)")
     sub_batch_min: PositiveInt = Field(
         2, description="in_bank: split only batches of at least this many sequences")
+    channel_balance: Literal["greedy", "round_robin"] = Field(
+        "greedy", description="in_bank: how decode requests' KV caches are put on channels when the graph gives "
+        "their context lengths but no channels: 'greedy' (NeuPIMs' channel load balancing: longest first onto the "
+        "least-loaded channel) or 'round_robin'; the busiest channel sets the PIM attention time")
     sub_batch_policy: Literal["estimate", "always"] = Field(
         "always", description="in_bank: at or above sub_batch_min, 'always' splits; 'estimate' schedules the step "
         "with and without the split (the engine on the same cost models) and keeps the faster (NeuPIMs' runtime "

@@ -15,11 +15,21 @@ lock-step (all-bank PIM commands, as Newton/NeuPIMs issue them):
 
     banks          = channels x pseudo_channels x bank_groups x banks_per_group
     col_bytes      = L x w_bits / 8                one COMP reads one column of this size per bank
-    rows           = matrices x ceil(K N w_bits/8 / row_bytes)          DRAM rows holding the operand
-    rows_per_bank  = ceil(rows / banks)                                  spread evenly over all banks
-    comps_per_row  = ceil(row_bytes / col_bytes) x vectors               every vector re-reads the row
+    slice          = K w_bits/8                    one output's operands (its reduction over K)
+    rows           = matrices x ceil(N / floor(row_bytes / slice))    slice <= row_bytes: whole slices per row
+                   = matrices x N x ceil(slice / row_bytes)           else: each output's slice in row chunks
+    comps_per_row  = ceil(filled bytes of the row / col_bytes) x vectors      every vector re-reads the row
     t_row          = max(tRAS, tRCD + comps_per_row x tCCD_L) + tRP      one row visit (tCK)
-    time           = rows_per_bank x t_row x tCK / (1 - tRFC / tREFI)    refresh steals its share
+    rows_per_bank  = ceil(rows x skew / banks)           spread over all banks (skew: channel imbalance, below)
+    time           = sum over row kinds of rows_per_bank x t_row x tCK / (1 - tRFC / tREFI)
+
+An output's operands never straddle two rows unless they exceed one, so a row holds whole reduction slices
+and a COMP reads only filled columns: the score GEMV (K = d_k = 128 fp16, 256 B) packs four outputs per
+1 KiB row, 32 COMPs, as the authors' NeuPIMSLogitSoftmax does; the context GEMV (K = the context length)
+puts one output dimension's tokens in a row, 512 per 1 KiB row, a short context leaving the row part empty
+(300 tokens: 19 COMPs), as their NeuPIMSAttend does (one row per 512-token chunk and output dimension,
+``ceil(chunk tokens / 16)`` COMPs).  Chunked slices have ``chunks - 1`` full rows and one partial row; each
+kind of row is timed by its own COMP count.
 
 ``compute_cycles`` counts the COMPs alone (``rows_per_bank x comps_per_row x tCCD_L``); the rest is row
 activation/precharge.  Cycles are at the accelerator's clock.  The input vectors (GWRITE to the channels'
@@ -60,15 +70,35 @@ Every op whose kind is in ``dispatch_kinds`` and whose GEMM-view ``M`` is at mos
 comes first; the sub-batch copies keep the tag); the rest stay on the NPU and vector units.  Logic-die units:
 `sim.pim_logic.assign` runs instead.
 
+Channel load imbalance (`channel_skew`, applied by the dispatch pass)
+--------------------------------------------------------------------
+A decode request's KV cache lives in one channel (NeuPIMs maps each request to a ``pim_ch_idx``), so the
+PIM attention of a batch takes as long as its busiest channel.  When the graph's meta gives the decode
+requests' context lengths (``meta["context_lens"]``), the dispatch pass computes
+
+    skew = (KV tokens of the busiest channel) / (all KV tokens / channels)        >= 1
+
+over the tier's ``channels``, and stamps it on every decode attention op it pins (``dims["channel_skew_ppm"]``,
+skew in parts per million, so that the memoised cost sees it); `in_bank_cost` then visits
+``ceil(rows x skew / banks)`` rows per bank (the rows it activates, and their energy, are unchanged).  The
+request-to-channel map is ``meta["context_channels"]`` when given (a trace's, e.g. the authors'
+request-traces ``ch_idx``), else the unit's ``channel_balance`` policy (`assign_channels`): ``greedy``,
+NeuPIMs' channel load balancing (longest request first onto the least-loaded channel, the authors'
+greedy min-load bin packing), or ``round_robin`` (request i on channel i mod channels, the naive NPU+PIM
+baseline's allocation).  A channel's load is counted in KV tokens (its PIM time is linear in them, up to row
+rounding).  Sub-batch copies keep the whole batch's skew (each sub-batch is assumed to split every
+channel's requests alike).  Without ``context_lens`` the requests are assumed spread evenly (skew 1).  The
+skew is in the summary as ``pim_channel_skew``.
+
 Left out: tFAW on all-bank activations (all-bank PIM activation is assumed to be power-provisioned, as in
-Newton), the partial last row of a matrix (counted as a full row), channel load imbalance (requests are
-assumed spread evenly over channels, as NeuPIMs' channel load balancing aims for), bank conflicts
-between PIM and NPU accesses under dual row buffers, and the softmax between score and context (it runs
-on the NPU's vector units).
+Newton), the partial last row of a matrix (counted as a full row), bank conflicts between PIM and NPU
+accesses under dual row buffers, and the softmax between score and context (it runs on the NPU's vector
+units).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -82,7 +112,9 @@ IN_BANK_KINDS = frozenset({OpKind.GEMM, OpKind.ROUTER, OpKind.ATTN_SCORE, OpKind
 KINDS = IN_BANK_KINDS | {OpKind.SOFTMAX, OpKind.ELTWISE}
 _ATTENTION = (OpKind.ATTN_SCORE, OpKind.ATTN_CONTEXT)
 #: graph meta keys the dispatch pass writes and the result pass copies into the summary
-_DECISION = ("pim_sub_batches_used", "pim_sub_batch_estimate_s", "pim_one_batch_estimate_s")
+_DECISION = ("pim_sub_batches_used", "pim_sub_batch_estimate_s", "pim_one_batch_estimate_s", "pim_channel_skew")
+#: ``dims`` key of a pinned attention op: its busiest channel's load over the mean, in parts per million
+SKEW_DIM = "channel_skew_ppm"
 
 
 def _timing(unit: Any, accelerator: Any) -> Any:
@@ -110,29 +142,58 @@ def gemv_shape(op: Op) -> tuple[int, int, float]:
     return math.ceil(op.batch / group), m * group, k * n * op.w_bits / 8
 
 
+def row_kinds(op: Op, unit: Any, t: Any) -> list[tuple[int, int]]:
+    """(rows, COMPs per visit of such a row) for the whole of `op`'s stored operand, by kind of row (module
+    docstring): whole reduction slices per row, or full and partial row chunks of a longer slice."""
+    matrices, vectors, _ = gemv_shape(op)
+    _, n, k = op.mnk
+    col_bytes = unit.macs_per_cycle_per_bank * op.w_bits / 8
+    slice_bytes = k * op.w_bits / 8
+    if not (matrices and n and slice_bytes):
+        return []
+    if slice_bytes <= t.row_bytes:
+        per_row = int(t.row_bytes // slice_bytes)
+        full, rest = divmod(n, per_row)
+        kinds = [(matrices * full, math.ceil(per_row * slice_bytes / col_bytes - 1e-9) * vectors)]
+        if rest:
+            kinds.append((matrices, math.ceil(rest * slice_bytes / col_bytes - 1e-9) * vectors))
+        return kinds
+    chunks = math.ceil(slice_bytes / t.row_bytes - 1e-9)
+    tail = slice_bytes - (chunks - 1) * t.row_bytes
+    kinds = [(matrices * n * (chunks - 1), math.ceil(t.row_bytes / col_bytes - 1e-9) * vectors)]
+    kinds.append((matrices * n, math.ceil(tail / col_bytes - 1e-9) * vectors))
+    return [(r, c) for r, c in kinds if r]
+
+
+def t_row(t: Any, comps: int) -> int:
+    """One row visit with `comps` COMPs (tCK): activate, the COMPs (or tRAS, whichever is longer), precharge."""
+    return max(t.t_ras, t.t_rcd + comps * t.t_ccd_l) + t.t_rp
+
+
 def in_bank_cost(op: Op, unit: Any, accelerator: Any) -> OpCost:
     """What `op` costs on in-bank PIM `unit` (model: module docstring)."""
     if op.kind not in IN_BANK_KINDS:
         raise ValueError(f"in-bank PIM unit {unit.name!r} cannot run op kind {op.kind.value!r}; expected one of "
                          f"{sorted(k.value for k in IN_BANK_KINDS)}")
     tier, t = _timing(unit, accelerator)
-    matrices, vectors, matrix_bytes = gemv_shape(op)
-    col_bytes = unit.macs_per_cycle_per_bank * op.w_bits / 8
-    rows = matrices * math.ceil(matrix_bytes / t.row_bytes) if matrix_bytes else 0
-    rows_per_bank = math.ceil(rows / banks(t))
-    comps_per_row = math.ceil(t.row_bytes / col_bytes) * vectors
-    t_row = max(t.t_ras, t.t_rcd + comps_per_row * t.t_ccd_l) + t.t_rp
+    kinds = row_kinds(op, unit, t)
+    skew = op.dims.get(SKEW_DIM, 1_000_000) / 1e6
+    visits = [(math.ceil(rows * skew / banks(t) - 1e-9), comps) for rows, comps in kinds]
     refresh = 1.0 - t.t_rfc / t.t_refi
     tck_s = t.tck_ns * 1e-9
     clock = float(accelerator.tech.clock_hz)
+    rows_time = sum(n * t_row(t, comps) for n, comps in visits) * tck_s / refresh
     m, _, k = op.mnk
     io_bytes = op.batch * m * k * op.a_bits / 8 + op.output_bytes
     io_s = io_bytes / tier.bytes_per_s(clock)
-    time_s = rows_per_bank * t_row * tck_s / refresh + io_s
+    time_s = rows_time + io_s
     cycles = math.ceil(time_s * clock - 1e-9)
-    compute = math.ceil(rows_per_bank * comps_per_row * t.t_ccd_l * tck_s * clock - 1e-9)
-    counts = {"mac": float(op.macs), "pim_act": float(rows),
-              "pim_internal_read_bytes": float(rows * t.row_bytes), "pim_io_bytes": float(io_bytes)}
+    compute = math.ceil(sum(n * comps for n, comps in visits) * t.t_ccd_l * tck_s * clock - 1e-9)
+    vectors = gemv_shape(op)[1]
+    col_bytes = unit.macs_per_cycle_per_bank * op.w_bits / 8
+    counts = {"mac": float(op.macs), "pim_act": float(sum(r for r, _ in kinds)),
+              "pim_internal_read_bytes": float(sum(r * c // vectors for r, c in kinds) * col_bytes),
+              "pim_io_bytes": float(io_bytes)}
     util = op.macs / (peak_macs_per_s(unit, t) * time_s) if time_s else 0.0
     return OpCost(unit=unit.name, cycles=cycles, compute_cycles=min(compute, cycles),
                   stall_cycles=cycles - min(compute, cycles), counts=counts, utilization=min(1.0, util),
@@ -168,6 +229,98 @@ def pin(graph: Graph, unit: Any) -> Graph:
     return out
 
 
+def assign_channels(lens: list[int], channels: int, policy: str) -> list[int]:
+    """Channel of each request (module docstring): ``greedy`` puts the longest request first onto the channel
+    with the fewest KV tokens so far (ties: the lowest index), ``round_robin`` request i on channel i mod
+    `channels`."""
+    if policy == "round_robin":
+        return [i % channels for i in range(len(lens))]
+    if policy != "greedy":
+        raise ValueError(f"unknown channel_balance {policy!r}; expected 'greedy' or 'round_robin'")
+    load = [(0, c) for c in range(channels)]  # a heap of (tokens, channel)
+    out = [0] * len(lens)
+    for i in sorted(range(len(lens)), key=lambda i: (-lens[i], i)):
+        tokens, c = heapq.heappop(load)
+        out[i] = c
+        heapq.heappush(load, (tokens + lens[i], c))
+    return out
+
+
+def channel_skew(loads: list[float], chans: list[int], channels: int) -> float:
+    """Load of the busiest of `channels` channels over the mean channel's (1.0: perfectly even); `loads[i]` is
+    request i's, on channel `chans[i]`."""
+    per = [0.0] * channels
+    for x, c in zip(loads, chans):
+        per[c] += x
+    total = math.fsum(per)
+    return max(per) * channels / total if total else 1.0
+
+
+def request_loads(graph: Graph, unit: Any, t: Any, lens: list[int]) -> list[float]:
+    """Each decode request's PIM time (tCK, unspread over banks) on its channel: the row visits of one
+    request's share of every decode attention op `unit` runs, with the op's context length set to the
+    request's (score: ``N``; context: ``K``); the lengths' own rounding into rows is kept."""
+    ops = [op for op in graph.ops() if op.kind in _ATTENTION and eligible(op, unit)]
+    memo: dict[int, float] = {}
+
+    def load(n: int) -> float:
+        if n not in memo:
+            total = 0.0
+            for op in ops:
+                one = op.replace(batch=int(op.dims.get("kv_group", 1)),
+                                 dims={**op.dims, ("N" if op.kind is OpKind.ATTN_SCORE else "K"): n})
+                total += sum(r * t_row(t, c) for r, c in row_kinds(one, unit, t))
+            memo[n] = total
+        return memo[n]
+
+    return [load(n) for n in lens]
+
+
+def _context(graph: Graph, unit: Any, channels: int) -> tuple[list[int], list[int]] | None:
+    """The graph's decode requests' (context lengths, channels), checked; None when the meta has no lengths."""
+    meta = graph.meta
+    lens = meta.get("context_lens")
+    if lens is None:
+        if meta.get("context_channels") is not None:
+            raise ValueError(f"graph {graph.name!r}: meta['context_channels'] without meta['context_lens']; give "
+                             f"each decode request's context length too")
+        return None
+    lens = list(lens)
+    if not lens or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in lens):
+        raise ValueError(f"graph {graph.name!r}: meta['context_lens'] must be a non-empty list of non-negative "
+                         f"integers (one per decode request), got {meta['context_lens']!r:.80}")
+    chans = meta.get("context_channels")
+    if chans is None:
+        return lens, assign_channels(lens, channels, unit.channel_balance)
+    chans = list(chans)
+    if len(chans) != len(lens):
+        raise ValueError(f"graph {graph.name!r}: meta['context_channels'] has {len(chans)} entries but "
+                         f"meta['context_lens'] has {len(lens)}; expected one channel per request")
+    bad = [c for c in chans if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < channels]
+    if bad:
+        raise ValueError(f"graph {graph.name!r}: meta['context_channels'] holds {bad[0]!r}; expected channel "
+                         f"indices 0..{channels - 1} (the PIM tier {unit.memory!r} has {channels} channels)")
+    return lens, chans
+
+
+def with_channel_skew(graph: Graph, unit: Any, accelerator: Any) -> Graph:
+    """`graph` with its channel skew (module docstring) on the decode attention ops `unit` will run, and
+    ``pim_channel_skew`` in its meta; `graph` itself when its meta gives no context lengths."""
+    t = _timing(unit, accelerator)[1]
+    ctx = _context(graph, unit, t.channels)
+    if ctx is None:
+        return graph
+    lens, chans = ctx
+    skew = channel_skew(request_loads(graph, unit, t, lens), chans, t.channels)
+    ppm = round(skew * 1e6)
+    out = Graph(graph.name, {**graph.meta, "pim_channel_skew": skew})
+    for op in graph.ops():
+        if op.kind in _ATTENTION and eligible(op, unit):
+            op = op.replace(dims={**op.dims, SKEW_DIM: ppm})
+        out.add(op, graph.input_names(op))
+    return out
+
+
 def _requests(graph: Graph) -> int:
     """Requests of `graph` that sub-batching splits: ``meta["batch"]``, else a continuous-batching step's
     ``meta["requests"]`` (decode + prefill, `workloads.serving`); 0 when it has neither."""
@@ -190,6 +343,7 @@ def dispatch(graph: Graph, accelerator: Any) -> Graph:
     if not in_bank:
         return graph
     unit = in_bank[0]
+    graph = with_channel_skew(graph, unit, accelerator)
     if not (unit.sub_batches > 1 and _requests(graph) >= max(unit.sub_batch_min, unit.sub_batches)):
         return _decided(pin(graph, unit), 1)
     from workloads.batching import split_sub_batches
