@@ -56,6 +56,11 @@ def sim(
                                                  "--a-bits")] = None,
     group_size: Annotated[int | None, typer.Option("--group-size", help="weights per quantisation group "
                                                    "(integer weights only), e.g. 128")] = None,
+    requests: Annotated[Path | None, typer.Option("--requests", help="CSV of the decode requests, one row each: "
+                                                  "seq_len (context tokens) and optionally ch_idx (the memory channel "
+                                                  "holding its KV cache; NeuPIMs' request-trace format). Sets --batch "
+                                                  "to the rows and --kv-len, unless given, to their mean; an in-bank "
+                                                  "PIM's attention takes as long as its busiest channel")] = None,
 ) -> None:
     """Simulate WORKLOAD on ARCH: per-layer and total cycles, latency, utilisation, energy, power, area.
 
@@ -67,6 +72,11 @@ def sim(
     --seq-len 512 --kv-len 1024 simulates one serving step in which 64 running requests decode one token
     each over 1024 cached positions while 2 new 512-token prompts are prefilled (llama, mistral, mixtral
     families); the report splits the busy time into prefill attention, decode attention and shared ops.
+
+    Request traces: dse sim --arch neupims --workload gpt3-175b --requests data/neupims/share-gpt2-bs512-ms7B-tp4-rr-0.csv
+    decodes one token for each request of the CSV (seq_len, optionally ch_idx); an in-bank PIM's attention takes
+    as long as its busiest channel (shown as "busiest PIM channel"); without ch_idx the PIM unit's
+    channel_balance (greedy or round_robin) places the requests.
     """
     import arch
     import sim as simulator
@@ -76,7 +86,21 @@ def sim(
     fmt = format_kwargs(w_bits, a_bits, w_format, a_format, group_size)
     if fmt:
         check_formats(accelerator, fmt.get("w_format", "fp16"), fmt.get("a_format", "fp16"))
+    lens = chans = None
+    if requests is not None:
+        lens, chans = read_requests(requests)
+        if phase not in (None, "decode", "mixed"):
+            raise UsageError(f"--requests gives decode requests: it needs --phase decode or mixed, got --phase {phase}")
+        if batch is not None and batch != len(lens):
+            raise UsageError(f"--batch {batch} but --requests {requests} lists {len(lens)} requests; give one or the "
+                             f"other")
+        phase, batch = phase or "decode", len(lens)
+        kv_len = kv_len or max(1, round(sum(lens) / len(lens)))
     graph = workloads.load(workload, **_graph_kwargs(phase, batch, seq_len, kv_len, prefill), **fmt)
+    if lens is not None:
+        graph.meta["context_lens"] = lens
+        if chans is not None:
+            graph.meta["context_channels"] = chans
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")
     result = simulator.simulate(graph, accelerator)
@@ -125,6 +149,8 @@ def sim(
     tot.add_row("area", f"{s['area_mm2']:.4g} mm²")
     if fmt:
         tot.add_row("linear-layer formats", ", ".join(f"{k}={v}" for k, v in fmt.items()))
+    if "pim_channel_skew" in s:
+        tot.add_row("busiest PIM channel", f"{s['pim_channel_skew']:.3g}x the mean channel's PIM time")
     if step is not None:
         tot.add_row("step", f"{step['decode']} decode (kv {step['context_len']}) + {step['prefill']} prefill "
                             f"({step['prompt_len']} tokens)")
@@ -135,6 +161,35 @@ def sim(
         out.print(f"note: {note}", markup=False)
     if out_dir is not None:
         out.print(f"report: {paths['html']}")
+
+
+def read_requests(path: Path) -> tuple[list[int], list[int] | None]:
+    """(context lengths, channels or None) of the decode requests in CSV `path` (``--requests``): a header with
+    ``seq_len`` and optionally ``ch_idx``, one row per request; anything else is a `UsageError` naming the row."""
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise UsageError(f"--requests {path}: cannot read it ({e.strerror or e})") from None
+    if not rows or "seq_len" not in rows[0]:
+        raise UsageError(f"--requests {path}: expected a CSV header with a seq_len column (and optionally ch_idx) "
+                         f"and one row per request, got {'no rows' if not rows else 'columns ' + str(list(rows[0]))}")
+    has_ch = "ch_idx" in rows[0]
+    lens, chans = [], []
+    for n, row in enumerate(rows, start=2):
+        for key, low, dest in (("seq_len", 1, lens), ("ch_idx", 0, chans)):
+            if key == "ch_idx" and not has_ch:
+                continue
+            try:
+                val = int(row[key])
+            except (TypeError, ValueError):
+                val = None
+            if val is None or val < low:
+                raise UsageError(f"--requests {path}, line {n}: {key} must be an integer >= {low}, got {row[key]!r}")
+            dest.append(val)
+    return lens, (chans if has_ch else None)
 
 
 #: `phase_split` rows: the ops' ``phase`` tag -> the row's name.

@@ -9,6 +9,7 @@ simulated ops, which combinations are refused and with what message, and the cha
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -396,3 +397,55 @@ def test_measured_layer_needs_an_all_gpu_preset_fitted_on_a_csv():
     assert fit_csv(arch.load("duplex")) is None  # GPU + Logic-PIM: its layer is not one GPU's
     assert fit_csv(arch.load("dgx-h100")) is None  # 8 sockets
     assert fit_csv(arch.load("gpu-a100")) is None and fit_csv(arch.load("tpu-v1")) is None
+
+
+# ---- --requests: per-request context lengths and channels (NeuPIMs' request-trace format) --------------------
+
+def requests_csv(tmp_path, rows: str):
+    p = tmp_path / "requests.csv"
+    p.write_text(rows)
+    return str(p)
+
+
+def test_requests_set_batch_kv_len_and_the_busiest_pim_channel(tmp_path):
+    """8 requests, mean 96 tokens: batch 8, kv 96; all in channel 0 (of 32) vs spread over 8 channels: the
+    summary's skew is 32 vs 4 and the step is slower."""
+    lens = [64, 128] * 4
+    one = requests_csv(tmp_path, "seq_len,ch_idx\n" + "".join(f"{n},0\n" for n in lens))
+    r = dse("sim", "--arch", "neupims", "--workload", "llama2-7b", "--requests", one, "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["pim_channel_skew"] == pytest.approx(32.0)
+    spread = tmp_path / "spread.csv"
+    spread.write_text("seq_len,ch_idx\n" + "".join(f"{n},{4 * i}\n" for i, n in enumerate(lens)))
+    r = dse("sim", "--arch", "neupims", "--workload", "llama2-7b", "--requests", str(spread), "--json")
+    even = json.loads(r.output)
+    assert 1.0 < even["pim_channel_skew"] < 8.0 and even["latency_s"] < s["latency_s"]
+    g = workloads.load("llama2-7b", phase="decode", batch=8, kv_len=96)
+    assert s["macs"] == pytest.approx(sum(op.macs for op in g.ops()))  # batch and kv from the file
+
+
+def test_requests_without_channels_use_the_arch_policy(tmp_path):
+    path = requests_csv(tmp_path, "seq_len\n" + "512\n" * 2 + "16\n" * 62)
+    greedy = json.loads(dse("sim", "--arch", "neupims", "--workload", "llama2-7b", "--requests", path, "--json").output)
+    rr = json.loads(dse("sim", "--arch", "neupims-naive", "--workload", "llama2-7b", "--requests", path,
+                        "--json").output)
+    assert greedy["pim_channel_skew"] < rr["pim_channel_skew"]
+
+
+@pytest.mark.parametrize("text,extra,match", [
+    ("len\n5\n", (), "expected a CSV header with a seq_len column"),
+    ("seq_len,ch_idx\n5,0\nx,1\n", (), "line 3: seq_len must be an integer >= 1, got 'x'"),
+    ("seq_len,ch_idx\n5,-1\n", (), "line 2: ch_idx must be an integer >= 0"),
+    ("seq_len\n5\n6\n", ("--batch", "4"), "--batch 4 but --requests .* lists 2 requests"),
+    ("seq_len\n5\n6\n", ("--phase", "prefill"), "needs --phase decode or mixed"),
+    ("seq_len,ch_idx\n5,40\n", (), "expected channel indices 0..31"),
+])
+def test_bad_requests_are_refused_with_the_line_and_what_was_expected(tmp_path, text, extra, match):
+    r = dse("sim", "--arch", "neupims", "--workload", "llama2-7b", "--requests", requests_csv(tmp_path, text), *extra)
+    assert r.exit_code == 2 and re.search(match, " ".join(r.output.split())), r.output
+
+
+def test_missing_requests_file_is_refused(tmp_path):
+    r = dse("sim", "--arch", "neupims", "--workload", "llama2-7b", "--requests", str(tmp_path / "none.csv"))
+    assert r.exit_code == 2 and "cannot read it" in r.output
