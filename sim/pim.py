@@ -76,7 +76,9 @@ A decode request's KV cache lives in one channel (NeuPIMs maps each request to a
 PIM attention of a batch takes as long as its busiest channel.  When the graph's meta gives the decode
 requests' context lengths (``meta["context_lens"]``), the dispatch pass computes
 
-    skew = (KV tokens of the busiest channel) / (all KV tokens / channels)        >= 1
+    load(request) = the row-visit time of the request's share of every decode attention op the unit runs,
+                    with the op's context length set to the request's (`request_loads`; row rounding kept)
+    skew          = (load of the busiest channel) / (all load / channels)        >= 1
 
 over the tier's ``channels``, and stamps it on every decode attention op it pins (``dims["channel_skew_ppm"]``,
 skew in parts per million, so that the memoised cost sees it); `in_bank_cost` then visits
@@ -85,14 +87,13 @@ request-to-channel map is ``meta["context_channels"]`` when given (a trace's, e.
 request-traces ``ch_idx``), else the unit's ``channel_balance`` policy (`assign_channels`): ``greedy``,
 NeuPIMs' channel load balancing (longest request first onto the least-loaded channel, the authors'
 greedy min-load bin packing), or ``round_robin`` (request i on channel i mod channels, the naive NPU+PIM
-baseline's allocation).  A channel's load is counted in KV tokens (its PIM time is linear in them, up to row
-rounding).  Sub-batch copies keep the whole batch's skew (each sub-batch is assumed to split every
+baseline's allocation); the greedy policy weighs requests by their KV tokens.  Sub-batch copies keep the whole batch's skew (each sub-batch is assumed to split every
 channel's requests alike).  Without ``context_lens`` the requests are assumed spread evenly (skew 1).  The
 skew is in the summary as ``pim_channel_skew``.
 
 Left out: tFAW on all-bank activations (all-bank PIM activation is assumed to be power-provisioned, as in
-Newton), the partial last row of a matrix (counted as a full row), bank conflicts between PIM and NPU
-accesses under dual row buffers, and the softmax between score and context (it runs on the NPU's vector
+Newton), GWRITE and READRES command slots beyond their bytes on the external interface, bank conflicts
+between PIM and NPU accesses under dual row buffers, and the softmax between score and context (it runs on the NPU's vector
 units).
 """
 
