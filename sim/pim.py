@@ -101,6 +101,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from typing import Any
 
 from sim.cost import OpCost, cost_model, graph_pass, result_pass
@@ -261,16 +262,17 @@ def request_loads(graph: Graph, unit: Any, t: Any, lens: list[int]) -> list[floa
     """Each decode request's PIM time (tCK, unspread over banks) on its channel: the row visits of one
     request's share of every decode attention op `unit` runs, with the op's context length set to the
     request's (score: ``N``; context: ``K``); the lengths' own rounding into rows is kept."""
-    ops = [op for op in graph.ops() if op.kind in _ATTENTION and eligible(op, unit)]
+    # identical layers share one signature: each distinct op is costed once per length, times its count
+    ops = Counter(op.signature() for op in graph.ops() if op.kind in _ATTENTION and eligible(op, unit))
     memo: dict[int, float] = {}
 
     def load(n: int) -> float:
         if n not in memo:
             total = 0.0
-            for op in ops:
+            for op, count in ops.items():
                 one = op.replace(batch=int(op.dims.get("kv_group", 1)),
                                  dims={**op.dims, ("N" if op.kind is OpKind.ATTN_SCORE else "K"): n})
-                total += sum(r * t_row(t, c) for r, c in row_kinds(one, unit, t))
+                total += count * sum(r * t_row(t, c) for r, c in row_kinds(one, unit, t))
             memo[n] = total
         return memo[n]
 
