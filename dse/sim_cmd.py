@@ -178,10 +178,9 @@ def read_requests(path: Path) -> tuple[list[int], list[int] | None]:
                          f"and one row per request, got {'no rows' if not rows else 'columns ' + str(list(rows[0]))}")
     has_ch = "ch_idx" in rows[0]
     lens, chans = [], []
+    columns = (("seq_len", 1, lens), ("ch_idx", 0, chans)) if has_ch else (("seq_len", 1, lens),)
     for n, row in enumerate(rows, start=2):
-        for key, low, dest in (("seq_len", 1, lens), ("ch_idx", 0, chans)):
-            if key == "ch_idx" and not has_ch:
-                continue
+        for key, low, dest in columns:
             try:
                 val = int(row[key])
             except (TypeError, ValueError):
