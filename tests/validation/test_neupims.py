@@ -6,12 +6,20 @@ Published figures (the only numbers used, never fed into the model)
 - throughput of NeuPIMs over GPU-only 3x, over NPU-only 2.4x, over naive NPU+PIM 1.6x   (abstract)
 - the gains come from dual row buffers (NPU memory traffic beside PIM compute) and sub-batch interleaving
   (two sub-batches pipelined so NPU GEMMs and PIM GEMVs overlap)                          (abstract, Sec. 1)
+- ablation, GPT3-7B on ShareGPT, adding the techniques to NPU+PIM one at a time: dual row buffers +69.7% on
+  average over the batch sizes, greedy min-load bin packing always helps, sub-batch interleaving best from
+  batch 256                                                                               (Sec. 8.2, Fig. 13)
 
 What was read, and what was assumed
 -----------------------------------
-The search tool returned the abstract and introduction of the paper, not its evaluation section.  The setup
-is taken from the authors' public simulator (github.com/casys-kaist/NeuPIMs), each item chosen before the
-comparison and not tuned to it:
+The evaluation section (Sec. 8) was read in a public paper-reading transcription of arXiv 2403.00579 (a
+markdown rendering of Secs. 1-11 that paraphrases the text; search-index file id 62396706556): Sec. 8.1 names
+the baselines -- GPU-only is "a real NVIDIA A100 40GB GPU running a batched LLM workload compiled with
+PyTorch" (Sec. 3.1 quotes its 1,555 GB/s), NPU-only has the same memory bandwidth as the others, NPU+PIM
+assigns requests to channels round-robin -- and Fig. 12 spans batch sizes 64-512 on ShareGPT and Alpaca; its
+per-bar values are in the figure, not the text.  Sec. 8.2: GPU-only and NPU-only differ marginally; gains grow
+with batch size and are larger on ShareGPT.  The rest of the setup is taken from the authors' public simulator
+(github.com/casys-kaist/NeuPIMs), each item chosen before the comparison and not tuned to it:
 
 - Models (configs/model_configs/gpt3-*.json): GPT3-7B (hidden 4096, 32 heads, TP 4), GPT3-13B (5120, 40,
   TP 4), GPT3-30B (7168, 56, TP 4), GPT3-175B (12288, 96, TP 8); ``model_n_layer: 1``: the simulator runs one
@@ -29,14 +37,19 @@ comparison and not tuned to it:
   (alpaca-bs512-ms7B-tp4-clb-0 and rr-0, mean context 62.4 tokens) are in a fork of their development
   history (orbizzz/NeuPIMs, commit b2f4058, datasets/dataset-generator/traces/; `data/neupims/README.md`).
   They are run too and printed below the ShareGPT table, with the geomean over both datasets, but the
-  published averages are compared with the ShareGPT runs only, the trace the authors released: which
-  datasets, batch sizes and snapshots the paper's averages cover could not be read.
+  published averages are compared with the ShareGPT runs only, the trace the authors released.  The paper's
+  averages cover Fig. 12's grid (both datasets, batch 64-512); the release has batch-512 snapshots only, and
+  the paper says gains grow with batch size and are larger on ShareGPT, so this comparison sits at the grid's
+  most favourable corner: an average over the grid would be lower.
 - Baselines (README "Baselines"): NPU-only (`npu-only`: everything on the NPU), NPU+PIM (`neupims-naive`:
   attention GEMVs on single-row-buffer PIM, blocked mode, no sub-batches), NeuPIMs (`neupims`: dual row
   buffers, sub-batch interleaving from batch 256 when predicted faster: ``sub_batch_policy: estimate``, the
   paper's runtime deciding with its MHA latency estimator, Sec. 1; here the step is scheduled both ways).
-  GPU-only: one NVIDIA A100 SXM 80 GB per shard (`gpu-a100`; assumed: the GPU the paper compares with could not be read; its efficiency terms are the
-  H100 fit, see that preset).
+  GPU-only: one NVIDIA A100 SXM4 40 GB per shard (`gpu-a100-40gb`, Sec. 8.1: HBM2 at 1,555 GB/s; its
+  efficiency terms are the H100 fit, see `gpu-a100`).  With the 80 GB part (2,039 GB/s), assumed before the
+  paper's setup could be read, the ratio was 2.03x (a strict xfail); with the paper's GPU it is 2.31x.
+  Capacity is not checked (one layer's shard is simulated): the paper sizes its GPU cluster by capacity
+  (Sec. 3.1).
 - Throughput ratio = latency of the baseline's decoding step / NeuPIMs'; the published figures are averages
   over models and traces, compared with the geometric mean over the four models.  Tolerance +-25% (issue 5).
 - Ablations: `neupims-blocked` (sub-batches, no dual row buffers) and `neupims-no-subbatch` (dual row
@@ -56,7 +69,7 @@ comparison and not tuned to it:
   NeuPIMs splits the step by requests (`workloads.batching.split_requests`: 256 decode requests and one
   prompt per sub-batch): decode attention on the PIM, prompt attention and all GEMMs on the NPU.
 
-Findings (why a ratio misses; each miss is an xfail with its numbers)
+Findings (why a ratio misses; each miss is an xfail with its numbers: here, dual row buffers added alone)
 ---------------------------------------------------------------------
 PIM attention runs the authors' row layouts (`sim.pim`): score rows hold four heads' 128-element key slices
 of one token (NeuPIMSLogitSoftmax, 32 COMPs per 1 KiB row), context rows one output dimension's tokens
@@ -96,7 +109,7 @@ from workloads.serving import serving_step
 PUBLISHED = {
     "npu-only": (2.4, "arXiv 2403.00579, abstract: 2.4x throughput over NPU-only"),
     "neupims-naive": (1.6, "arXiv 2403.00579, abstract: 1.6x over naive NPU+PIM integration"),
-    "gpu-a100": (3.0, "arXiv 2403.00579, abstract: 3x over GPU-only"),
+    "gpu-a100-40gb": (3.0, "arXiv 2403.00579, abstract: 3x over GPU-only"),
 }
 TOLERANCE = 0.25
 #: name -> (hidden, heads, tensor-parallel degree): casys-kaist/NeuPIMs configs/model_configs/gpt3-*.json
@@ -104,7 +117,7 @@ MODELS = {"GPT3-7B": (4096, 32, 4), "GPT3-13B": (5120, 40, 4), "GPT3-30B": (7168
           "GPT3-175B": (12288, 96, 8)}
 BATCH = 512  # request-traces/*bs512*: 512 requests
 KV_LEN = 300  # mean seq_len of request-traces/clb/share-gpt2-bs512-ms7B-tp4-clb-0.csv (299.9)
-DESIGNS = ("neupims", "npu-only", "neupims-naive", "gpu-a100", "neupims-blocked", "neupims-no-subbatch")
+DESIGNS = ("neupims", "npu-only", "neupims-naive", "gpu-a100-40gb", "neupims-blocked", "neupims-no-subbatch")
 DUAL_ROW_MIN_LOSS = 0.05
 #: the continuous-batching step (header): prompts per step round(BATCH / KV_LEN), each KV_LEN tokens long
 MIX_PREFILL = round(BATCH / KV_LEN)
@@ -254,18 +267,14 @@ def test_throughput_over_naive_npu_pim(table):
     check(table, "neupims-naive")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2.03x vs published 3x: the GPU model runs fused decode attention at 93% of the A100's 2 TB/s and "
-    "GEMMs at 75% of 312 TFLOP/s, while the NPU's pipelined systolic GEMMs reach ~99% of 262 TFLOP/s; the paper's "
-    "GPU baseline (software stack, attention kernels) could not be read"))
 def test_throughput_over_gpu_only(table):
-    check(table, "gpu-a100")
+    check(table, "gpu-a100-40gb")
 
 
 def test_each_design_runs_on_the_snapshot_of_its_channel_policy():
     """NeuPIMs and its ablations balance channels (clb), naive NPU+PIM does not (rr): as the authors' configs."""
     assert {d: trace_of(d) for d in DESIGNS} == {
-        "neupims": "clb", "npu-only": None, "neupims-naive": "rr", "gpu-a100": None, "neupims-blocked": "clb",
+        "neupims": "clb", "npu-only": None, "neupims-naive": "rr", "gpu-a100-40gb": None, "neupims-blocked": "clb",
         "neupims-no-subbatch": "clb"}
     lens = {k: trace(k)[0] for k in ("clb", "rr")}
     assert all(len(x) == BATCH for x in lens.values())
@@ -304,7 +313,7 @@ def alpaca(pytestconfig, table) -> dict[str, dict[str, float]]:
 def test_alpaca_short_contexts_leave_neupims_less_to_gain(table, alpaca):
     """Alpaca's contexts (62 tokens) are a fifth of ShareGPT's: attention, the work NeuPIMs moves to and overlaps
     on the PIM, is a smaller share of a step, so each gain over a baseline without PIM overlap is smaller."""
-    for design in ("npu-only", "neupims-naive", "gpu-a100"):
+    for design in ("npu-only", "neupims-naive", "gpu-a100-40gb"):
         assert 1.0 < ratio(alpaca, design) < ratio(table, design), design
 
 
@@ -364,3 +373,44 @@ def test_mixed_step_is_interleaved_by_requests_and_neupims_beats_its_baselines(m
     assert per_op.loc["L0.attn.decode.score.sb1", "unit"] == "pim"
     for design in ("npu-only", "neupims-naive", "neupims-no-subbatch", "neupims-blocked"):
         assert mixed[design] > mixed["neupims"], design
+
+
+#: Fig. 13 (Sec. 8.2): dual row buffers' average gain when added to NPU+PIM first (GPT3-7B, ShareGPT)
+DRB_GAIN_PUBLISHED = (1.697, "arXiv 2403.00579, Sec. 8.2 / Fig. 13: dual row buffers +69.7% on average over NPU+PIM")
+
+
+@pytest.fixture(scope="module")
+def incremental(pytestconfig) -> dict[str, float]:
+    """Fig. 13's order on GPT3-7B at batch 512: NPU+PIM (rr) -> + dual row buffers (still rr, one batch) ->
+    + greedy min-load bin packing (clb) -> + sub-batch interleaving (NeuPIMs); step -> gain over the previous."""
+    spec = MODELS["GPT3-7B"]
+
+    def lat(design: str, kind: str, overrides: dict | None = None) -> float:
+        acc = arch.load(design, overrides) if overrides else arch.load(design)
+        return sim.simulate(layer_shard(*spec, kind), acc).summary["latency_s"]
+
+    chain = [lat("neupims-naive", "rr"),
+             lat("neupims-no-subbatch", "rr", {"units.pim.channel_balance": "round_robin"}),
+             lat("neupims-no-subbatch", "clb"),
+             lat("neupims", "clb")]
+    gains = {step: chain[i] / chain[i + 1] for i, step in enumerate(("+DRB", "+GMLBP", "+SBI"))}
+    write_lines(pytestconfig, [
+        "ablation in Fig. 13's order (GPT3-7B, batch 512, ShareGPT): "
+        + ", ".join(f"{k} {v:.3f}x" for k, v in gains.items())
+        + f"; published: +DRB {DRB_GAIN_PUBLISHED[0]:.3f}x (average over batch sizes), +GMLBP > 1, +SBI > 1 from 256"])
+    return gains
+
+
+def test_bin_packing_and_sub_batches_each_add_throughput_in_fig13_order(incremental):
+    assert incremental["+GMLBP"] > 1.0
+    assert incremental["+SBI"] > 1.0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 1.00x vs published 1.697x (+69.7%, Fig. 13): without sub-batches a decoder's GEMMs and attention "
+    "GEMVs are dependent, so in this model a second row buffer has nothing to overlap and dual row buffers gain "
+    "only together with sub-batch interleaving (1.20x when removed from NeuPIMs); what the authors' simulator "
+    "overlaps in one batch is not in the text read"))
+def test_dual_row_buffers_alone_gain_as_published(incremental):
+    published, source = DRB_GAIN_PUBLISHED
+    assert incremental["+DRB"] == pytest.approx(published, rel=TOLERANCE), source
