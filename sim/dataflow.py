@@ -52,6 +52,12 @@ off it, so the section runs as one block and every op stays in the per-op table,
 Model switching (`load_time_s`): an expert of ``b`` bytes spread over ``n`` devices loads ``b / n`` bytes
 per device over the link into the HBM tier (``ddr -> hbm`` on an RDU, ``host -> hbm``, i.e. PCIe, on a GPU).
 
+Composition of Experts (`serve_coe`), as arXiv 2405.07518 Sec. V and VI-C run Samba-CoE: a batch of prompts
+goes through the router together, the experts it picks that are not in HBM are copied there, then each
+(prompt, expert) pair runs alone; router and experts run tensor-parallel over ``devices`` devices
+(`tp_latency_s`: this module's sharding on an RDU machine, `workloads.batching.tensor_parallel` plus
+`sim.collective.tp_comm_s` on any other).
+
 Left out: writing the KV cache in prefill, PCU/PMU placement and on-chip network contention, per-op
 utilisation of a PCU (every FLOP at R), the DDR/HBM tiers' own timing (peak bandwidth), reconfiguration
 between sections beyond ``kernel_launch_s``, and area (`sim.ppa` reports none for rdu units).
@@ -441,7 +447,8 @@ def cost(op: Op, unit, accelerator) -> OpCost:
 # ---- Composition of Experts serving -------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class CoeServing:
-    """Per-request latencies of a CoE request stream on one machine (`serve_coe`)."""
+    """Per-request latencies of a CoE request stream on one machine (`serve_coe`): ``router_s`` is the
+    router on the first batch, ``prefill_s`` and ``decode_step_s`` one expert's on the first request."""
 
     latencies_s: list[float]
     hits: list[bool]
@@ -450,6 +457,7 @@ class CoeServing:
     router_s: float
     prefill_s: float
     decode_step_s: float
+    batch: int = 1
 
     @property
     def mean_latency_s(self) -> float:
@@ -483,19 +491,43 @@ def coe_footprint(coe, accelerator) -> dict:
     return {"store": store.name, "store_bytes": float(held), "machines": math.ceil(coe.weight_bytes / held)}
 
 
-def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
-    """Latency of every request of `stream` (`workloads.coe.requests`): the router reads the prompt
-    (prefill), a missing expert is loaded (`load_time_s` over `devices`), the expert prefills the prompt
-    and decodes its output tokens (each step costed at the midpoint context).  `devices` is how many of the
-    machine's devices one `sim.simulate` of the expert uses (all sockets of an RDU node; one GPU).
-    Requests are served one after another; residency follows `workloads.coe.replay`."""
+def tp_latency_s(graph: Graph, accelerator, devices: int) -> float:
+    """Seconds of `graph` run tensor-parallel over `devices` devices of `accelerator`.  An rdu machine shards
+    over its sockets itself (`fuse`): the graph is simulated on it with ``sockets = devices``.  Any other
+    machine (a DGX) simulates one device's shard (`workloads.batching.tensor_parallel`) and adds the
+    Megatron all-reduces over its peer link (`sim.collective.tp_comm_s`), not overlapped with compute."""
     import sim
+
+    if accelerator.units_of("rdu"):
+        acc = accelerator if accelerator.sockets == devices else accelerator.model_copy(update={"sockets": devices})
+        return sim.simulate(graph, acc).summary["latency_s"]
+    from sim.collective import tp_comm_s
+    from workloads.batching import tensor_parallel
+
+    shard = tensor_parallel(graph, devices) if devices > 1 else graph
+    return sim.simulate(shard, accelerator).summary["latency_s"] + tp_comm_s(graph, devices, accelerator)
+
+
+def serve_coe(coe, stream, accelerator, *, devices: int, batch: int = 1,
+              copy_devices: int | None = None) -> CoeServing:
+    """Latency of every request of `stream` (`workloads.coe.requests`), served as arXiv 2405.07518 Sec. VI-C
+    describes Samba-CoE: consecutive requests form batches of `batch` prompts; the router prefills a batch's
+    prompts together (one graph of batch ``b``, at the batch's longest prompt); every expert of the batch
+    that is not resident is copied into HBM once (`load_time_s` of the whole expert over `copy_devices`
+    links, default `devices`); then each (prompt, expert) pair runs alone, one after another: the expert
+    prefills its prompt and decodes its output tokens (each step costed at the midpoint context).  A request
+    completes with its batch: its latency is the batch's.  Router and experts run tensor-parallel over
+    `devices` devices (`tp_latency_s`; the paper's TP8 on every platform).  Residency follows
+    `workloads.coe.replay` (LRU over `expert_slots`, router resident)."""
     from workloads.coe import replay
 
     if not stream:
         raise ValueError("serve_coe: stream is empty; expected at least one request")
-    if devices < 1 or accelerator.sockets % devices:
-        raise ValueError(f"serve_coe: devices={devices}; expected a divisor of sockets={accelerator.sockets}")
+    for name, v in (("devices", devices), ("copy_devices", devices if copy_devices is None else copy_devices)):
+        if not isinstance(v, int) or v < 1 or accelerator.sockets % v:
+            raise ValueError(f"serve_coe: {name}={v}; expected a divisor of sockets={accelerator.sockets}")
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ValueError(f"serve_coe: batch={batch!r}; expected a positive integer")
     store = model_store(coe, accelerator)
     if store is not None and store.capacity_bytes * accelerator.sockets < coe.weight_bytes:
         raise RduError(f"{accelerator.name}: memory.{store.name}.capacity_bytes: got {store.capacity_bytes:.4g} per "
@@ -503,7 +535,7 @@ def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
                        f"{coe.experts} experts and the router ({coe.weight_bytes:.4g} bytes)")
     slots = expert_slots(coe, accelerator, devices)
     hits = replay(stream, slots)
-    switch = load_time_s(coe.expert_bytes, accelerator, devices)
+    switch = load_time_s(coe.expert_bytes, accelerator, devices if copy_devices is None else copy_devices)
     cache: dict[tuple, float] = {}
 
     def run(kind: str, **wl) -> float:
@@ -511,16 +543,25 @@ def serve_coe(coe, stream, accelerator, *, devices: int) -> CoeServing:
         key = (model, tuple(sorted(wl.items())))
         if key not in cache:
             g = coe.router_graph(**wl) if kind == "router" else coe.expert_graph(**wl)
-            cache[key] = sim.simulate(g, accelerator).summary["latency_s"]
+            cache[key] = tp_latency_s(g, accelerator, devices)
         return cache[key]
 
-    lat = []
-    for r, hit in zip(stream, hits):
-        router = run("router", phase="prefill", seq_len=r.prompt_tokens)
+    def expert(r) -> tuple[float, float]:
         prefill = run("expert", phase="prefill", seq_len=r.prompt_tokens)
         step = run("expert", phase="decode", kv_len=r.prompt_tokens + r.output_tokens // 2) if r.output_tokens else 0.0
-        lat.append(router + (0.0 if hit else switch) + prefill + r.output_tokens * step)
+        return prefill, step
+
+    lat: list[float] = []
+    for i in range(0, len(stream), batch):
+        group, ghits = stream[i:i + batch], hits[i:i + batch]
+        t = run("router", phase="prefill", batch=len(group), seq_len=max(r.prompt_tokens for r in group))
+        t += sum(switch for h in ghits if not h)
+        for r in group:
+            prefill, step = expert(r)
+            t += prefill + r.output_tokens * step
+        lat.extend([t] * len(group))
     r0 = stream[0]
-    return CoeServing(lat, hits, slots, switch, run("router", phase="prefill", seq_len=r0.prompt_tokens),
-                      run("expert", phase="prefill", seq_len=r0.prompt_tokens),
-                      run("expert", phase="decode", kv_len=r0.prompt_tokens + r0.output_tokens // 2))
+    prefill0, step0 = expert(r0)
+    first = stream[:batch]
+    router0 = run("router", phase="prefill", batch=len(first), seq_len=max(r.prompt_tokens for r in first))
+    return CoeServing(lat, hits, slots, switch, router0, prefill0, step0, batch)

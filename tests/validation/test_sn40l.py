@@ -4,180 +4,273 @@ Experts", arXiv 2405.07518, 2024).
 
 Published figures (the only numbers compared with; never fed into the model)
 ----------------------------------------------------------------------------
-- fused vs unfused speedup "ranging from 2x to 13x on various benchmarks running on eight RDU sockets"  (abstract)
-- 8-socket node vs DGX for CoE inference: machine footprint "up to 19x" smaller, model switching
-  "15x to 31x" faster, overall speedup 3.7x over a DGX H100 and 6.6x over a DGX A100              (abstract)
-- Samba-CoE: 150 experts, a trillion total parameters                                           (abstract)
+- Fused vs unfused speedup on 8 sockets (Sec. VI-A, Fig. 10; the bars are an image, the text gives ranges per
+  category): inference prefill, training and sparseGPT 1.5x-3x; autoregressive decode 1x-13x.
+- Samba-CoE vs DGX A100 / DGX H100 (Table V): overall speedup BS=8, 20 output tokens 6.6x / 3.7x; BS=1, 20
+  tokens 4.8x / 2.8x; BS=8, 200 tokens 4.2x / 2.7x; BS=1, 200 tokens 3.9x / 2.6x; expert speedup BS=1, 20
+  tokens 2.0x / 1.5x; 200 tokens 3.2x / 2.3x; model switching 31x / 15x (Sec. VI-C's text says 16x vs H100).
+- Footprint (Sec. VI-C): one SN40L Node holds and serves up to 850 experts; a DGX would need 19 nodes to
+  hold them all in HBM.
 
 What was read, and what was assumed
 -----------------------------------
-The search tool returned the paper's abstract only (its arXiv HTML page from the start); the evaluation
-section (its benchmark list, per-benchmark bars, batch sizes, sequence lengths, the DGX software setup) could
-not be read, so no per-case figure is available: each fused/unfused case is held to the published 2x-13x
-range.  The SN40L preset's figures are the abstract's (1040 PCUs/PMUs, 520 MiB SRAM, 64 GiB HBM, 1.5 TiB DDR,
-638 TFLOP/s) plus the first author's seminar abstract (IISc, Aug 2024) for the DDR -> HBM load rate (over
-1 TB/s per 8-socket node); HBM bandwidth (2 TB/s), peer link (100 GB/s, 1 us) and the kernel launch
-(3 us, the fitted H100 figure) are assumed (arch/presets/sn40l.yaml says so).  Assumed, each chosen before
-comparing with the published figures and not tuned to them:
+The paper's full text (Sec. I-IX; Tables II, III and V; Fig. 10 and 12 are images, so only their text is
+used).  arch/presets/sn40l.yaml takes Table II: 638 bf16 TFLOP/s, 1040 PCUs/PMUs, 520 MiB SRAM, 64 GiB HBM
+at 1.8 TB/s, 1.5 TiB DDR at 200 GB/s per socket; a switch copies DDR -> HBM at 200 GB/s per socket, 1.6 TB/s
+per node (the text: "over 1 TB/s" aggregate).  Not in the paper, assumed: the peer-to-peer link (100 GB/s,
+1 us), the kernel launch (3 us), the clock (1.6 GHz, Table II says < 2 GHz).  The "close to 85% of HBM
+bandwidth" of Sec. VI-C is not applied (peak bandwidth; no streaming-efficiency field in the spec).  Each
+assumption below was chosen before comparing and not tuned to a published figure:
 
-- Fused vs unfused: Llama-2-7B decode (batch 1 and 16, 1024 tokens of context), Llama-2-13B decode (batch 1),
-  Llama-2-7B prefill (2048 tokens), all tensor-parallel over the 8 sockets (`sn40l-node`); unfused is the same
-  node with `units.rdu.fused: false`.
-- DGX baselines: `dgx-h100` / `dgx-a100` (the fitted per-GPU model of `h100` / `gpu-a100`); each 7B expert is
-  served by one GPU (it fits in 80 GB) and a switch loads it from host memory over that GPU's PCIe x16 link
-  (Gen5 64 GB/s, Gen4 32 GB/s, PCI-SIG).  On the SN40L node an expert is spread over the 8 sockets and each
-  socket copies its share from its DDR (128 GB/s).
-- Samba-CoE: 150 Llama-2-7B experts and a Llama-2-7B-sized router (`workloads.coe.samba_coe`); 100 requests
-  drawn uniformly over the experts (seed 0), each a 512-token prompt and 128 output tokens, served one after
-  another; the router reads every prompt; experts resident in HBM are LRU-cached (39 slots on the node, 47 on
-  a DGX); overall speedup = ratio of mean request latencies.
-- Footprint from capacities: machines needed to hold a CoE in fast memory -- a DGX holds experts in its
-  8 x 80 GiB of HBM, the SN40L node in its 8 x 1.5 TiB of DDR; "up to" is the largest CoE the node holds.
+- Fusion (Sec. VI-A, Table III): the Table III benchmarks the zoo can build, at the table's sequence lengths,
+  on `sn40l-node` (8 sockets, tensor parallel), fused vs the same node with `units.rdu.fused: false` (every op
+  its own kernel, intermediates through HBM: the paper's "unfused" baseline, software-scheduled).  Llama-2-7B
+  and -70B at 4K; Mistral-7B (HF config below) at 2K and 4K.  Decode batch is not stated: batch 1 (per-user
+  latency, as Sec. VI-B/C report), one step at a KV cache of the table's sequence length.  Prefill: one
+  sequence of that length.  Left out: training (no training graphs), sparseGPT (87.5% sparse training),
+  Bloom-176B and Falcon-40B (no bloom/falcon model_type in workloads.config), LLaVA-1.5 (no vision tower),
+  FlashFFTConv (no FFT-conv workload).
+- Samba-CoE (Sec. V, VI-C; `sim.dataflow.serve_coe`): 150 Llama-2-7B experts and a Llama-2-7B router
+  (Sec. II); BS prompts go through the router together, each picks a different expert (Sec. VI-C: "each
+  prompt in the sample could need a different expert"), the experts are copied into HBM, then each (prompt,
+  expert) pair runs alone; router and experts tensor-parallel over 8 devices on every platform (TP8).
+  "Overall" rows: the over-50-experts regime, where every needed expert is copied (the DGX's experts spill to
+  host memory; on the node every expert lives in DDR, Fig. 9): cold HBM, all BS experts copied.  "Expert"
+  rows: the under-50-experts regime, expert execution only (prefill + decode of one prompt).  DGX: one GPU's
+  TP8 shard of the graph on `h100` / `gpu-a100` (`workloads.batching.tensor_parallel`) plus the all-reduces
+  over NVLink (`sim.collective.tp_comm_s`); a DGX copies the whole expert over one host-to-GPU link (32 GB/s
+  A100, 64 GB/s H100), which is the paper's own estimate (its 31x and 16x are 1 TB/s over 32 and 64 GB/s);
+  the node copies its 8 shards in parallel, one per socket, at 200 GB/s each.
+- Prompt length is not in the paper: its DGX latencies come from NVIDIA NeMo's published Llama-2 inference
+  table (ref. [57], docs.nvidia.com/nemo-framework/user-guide/latest/performance/llama.html), whose chatbot
+  configuration is 128 input tokens, 20 output tokens: 128-token prompts for the 20-token rows.  The page's
+  translation configuration was not retrieved: 200-token prompts assumed for the 200-token rows.  That table's
+  Llama-2-7B TP8 latencies (BS 1: 136.5 ms A100, 97.6 ms H100) are printed beside the simulated DGX expert
+  as context only.
+- Footprint from capacities: the node's DDR (8 x 1.5 TiB) holds whole experts (the router is in HBM, Sec. V);
+  DGX nodes needed to hold that CoE in HBM (8 x 80 GiB each) = `coe_footprint`.
 - Tolerance +-30% (issue 8).
 """
 
 from __future__ import annotations
-
 
 import pytest
 
 import arch
 import sim
 import workloads
-from sim.dataflow import RduError, coe_footprint, expert_slots, load_time_s, serve_coe
+from sim.dataflow import RduError, coe_footprint, expert_slots, serve_coe
 from tests.validation.side_by_side import write_lines
-from workloads.coe import replay, requests, samba_coe
+from workloads.coe import Request, replay, requests, samba_coe
 
 TOLERANCE = 0.30
-PUBLISHED = {
-    "fusion_range": ((2.0, 13.0), "arXiv 2405.07518, abstract: 2x to 13x over an unfused baseline on 8 sockets"),
-    "switch_h100": (15.0, "abstract: model switching 15x to 31x faster (15x: DGX H100, assumed the faster DGX)"),
-    "switch_a100": (31.0, "abstract: model switching 15x to 31x faster (31x: DGX A100)"),
-    "overall_h100": (3.7, "abstract: overall speedup 3.7x over a DGX H100"),
-    "overall_a100": (6.6, "abstract: overall speedup 6.6x over a DGX A100"),
-    "footprint": (19.0, "abstract: machine footprint reduced by up to 19x"),
+FUSION_RANGE = {  # arXiv 2405.07518 Sec. VI-A, text on Fig. 10
+    "prefill": ((1.5, 3.0), "Sec. VI-A: inference prefill, training and sparseGPT 1.5x to 3x"),
+    "decode": ((1.0, 13.0), "Sec. VI-A: autoregressive decoding 1x to 13x (Mistral highest)"),
 }
-FUSION_CASES = {
-    "llama2-7b decode b1": ("llama2-7b", {"phase": "decode", "batch": 1, "kv_len": 1024}),
-    "llama2-7b decode b16": ("llama2-7b", {"phase": "decode", "batch": 16, "kv_len": 1024}),
-    "llama2-13b decode b1": ("llama2-13b", {"phase": "decode", "batch": 1, "kv_len": 1024}),
+TABLE_V = {  # (rows of Table V) -> (vs DGX A100, vs DGX H100)
+    ("overall", 8, 20): (6.6, 3.7),
+    ("overall", 1, 20): (4.8, 2.8),
+    ("expert", 1, 20): (2.0, 1.5),
+    ("overall", 8, 200): (4.2, 2.7),
+    ("overall", 1, 200): (3.9, 2.6),
+    ("expert", 1, 200): (3.2, 2.3),
 }
-PREFILL_CASE = ("llama2-7b prefill 2048", ("llama2-7b", {"phase": "prefill", "seq_len": 2048}))
+SWITCHING = {"dgx-a100": 31.0, "dgx-h100": 15.0}  # Table V (Sec. VI-C text: 31x and 16x)
+FOOTPRINT = {"experts_per_node": 850, "dgx_nodes": 19}  # Sec. VI-C
+NEMO_TP8_MS = {  # NVIDIA NeMo Llama-2-7B, TP8, 128 in / 20 out, average latency (ref. [57]): context only
+    ("dgx-a100", 1): 136.5, ("dgx-h100", 1): 97.6, ("dgx-a100", 8): 181.9, ("dgx-h100", 8): 129.1}
+PROMPT = {20: 128, 200: 200}  # output tokens -> prompt tokens (module docstring)
+DGXS = ("dgx-a100", "dgx-h100")
+TP = 8
+
+MISTRAL_7B = {  # Hugging Face mistralai/Mistral-7B-v0.1 config.json
+    "name": "mistral-7b", "model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
+    "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
+    "max_position_embeddings": 32768, "sliding_window": 4096,
+}
+FUSION_CASES = {  # Table III benchmarks the zoo builds: label -> (model, workload, category)
+    "llama2-7b 4K prefill": ("llama2-7b", {"phase": "prefill", "seq_len": 4096}, "prefill"),
+    "llama2-7b 4K decode": ("llama2-7b", {"phase": "decode", "batch": 1, "kv_len": 4096}, "decode"),
+    "llama2-70b 4K prefill": ("llama2-70b", {"phase": "prefill", "seq_len": 4096}, "prefill"),
+    "llama2-70b 4K decode": ("llama2-70b", {"phase": "decode", "batch": 1, "kv_len": 4096}, "decode"),
+    "mistral-7b 2K prefill": (MISTRAL_7B, {"phase": "prefill", "seq_len": 2048}, "prefill"),
+    "mistral-7b 2K decode": (MISTRAL_7B, {"phase": "decode", "batch": 1, "kv_len": 2048}, "decode"),
+    "mistral-7b 4K prefill": (MISTRAL_7B, {"phase": "prefill", "seq_len": 4096}, "prefill"),
+    "mistral-7b 4K decode": (MISTRAL_7B, {"phase": "decode", "batch": 1, "kv_len": 4096}, "decode"),
+}
 
 
 def within(measured: float, published: float) -> bool:
     return abs(measured - published) <= TOLERANCE * published
 
 
-def fusion_speedup(model: str, kwargs: dict) -> tuple[float, float, int]:
-    g = workloads.load(model, **kwargs)
-    fused = sim.simulate(g, arch.load("sn40l-node"))
-    unfused = sim.simulate(g, arch.load("sn40l-node", {"units.rdu.fused": False}))
-    return fused.summary["latency_s"], unfused.summary["latency_s"], fused.per_op["tag_section"].nunique()
-
-
-def fusion_table(request, cases: dict) -> dict[str, float]:
-    lo, hi = PUBLISHED["fusion_range"][0]
-    lines = [f"SN40L node fused vs unfused ({PUBLISHED['fusion_range'][1]}; no per-case figure could be read)",
+# ---- fusion (Sec. VI-A) -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fusion(request) -> dict[str, tuple[float, str]]:
+    fused_node, unfused_node = arch.load("sn40l-node"), arch.load("sn40l-node", {"units.rdu.fused": False})
+    lines = ["SN40L node (8 sockets) fused vs unfused, Table III benchmarks (arXiv 2405.07518 Sec. VI-A)",
              f"{'case':24} {'fused ms':>9} {'unfused ms':>11} {'sections':>9} {'speedup':>8} {'published':>10}"]
     out = {}
-    for label, (model, kwargs) in cases.items():
-        f, u, n = fusion_speedup(model, kwargs)
-        out[label] = u / f
-        lines.append(f"{label:24} {f * 1e3:9.3f} {u * 1e3:11.3f} {n:9d} {u / f:7.2f}x {lo:4.0f}-{hi:.0f}x")
+    for label, (model, kwargs, category) in FUSION_CASES.items():
+        g = workloads.load(model, **kwargs) if isinstance(model, str) else workloads.from_config(model, **kwargs)
+        f, u = sim.simulate(g, fused_node), sim.simulate(g, unfused_node)
+        x = u.summary["latency_s"] / f.summary["latency_s"]
+        out[label] = (x, category)
+        lo, hi = FUSION_RANGE[category][0]
+        lines.append(f"{label:24} {f.summary['latency_s'] * 1e3:9.3f} {u.summary['latency_s'] * 1e3:11.3f} "
+                     f"{f.per_op['tag_section'].nunique():9d} {x:7.2f}x {lo:5.1f}-{hi:.0f}x")
     write_lines(request.config, lines)
     return out
 
 
-def test_fused_vs_unfused_decode_within_published_range(request):
-    lo, hi = PUBLISHED["fusion_range"][0]
-    for label, x in fusion_table(request, FUSION_CASES).items():
-        assert lo <= x <= hi, label
+@pytest.mark.parametrize("category", ["prefill", "decode"])
+def test_fused_vs_unfused_within_the_papers_range_per_category(fusion, category):
+    (lo, hi), _ = FUSION_RANGE[category]
+    cases = {label: x for label, (x, c) in fusion.items() if c == category}
+    assert len(cases) == 4
+    for label, x in cases.items():
+        assert lo <= x <= hi, f"{label}: {x:.2f}x outside {lo}x-{hi}x"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 1.65x vs published range 2x-13x: on 8 sockets Llama-2-7B prefill is bound, fused or not, by its "
-    "16 MiB all-reduces (two per layer) over the assumed 100 GB/s peer link; the paper's link bandwidth and "
-    "prefill setup could not be read"))
-def test_fused_vs_unfused_prefill_within_published_range(request):
-    lo, hi = PUBLISHED["fusion_range"][0]
-    x = fusion_table(request, dict([PREFILL_CASE]))[PREFILL_CASE[0]]
-    assert lo <= x <= hi
-
-
-def test_model_switching_vs_dgx(request):
+# ---- Samba-CoE (Sec. VI-C, Table V) -----------------------------------------------------------------------
+def _serve(machine: str, bs: int, out: int):
+    """Table V's scenario on one machine: `bs` prompts, each for a different expert, every expert copied."""
     coe = samba_coe()
-    node = load_time_s(coe.expert_bytes, arch.load("sn40l-node"), devices=8)
-    rows = []
-    for dgx, key in (("dgx-h100", "switch_h100"), ("dgx-a100", "switch_a100")):
-        t = load_time_s(coe.expert_bytes, arch.load(dgx), devices=1)
-        rows.append((dgx, t, t / node, *PUBLISHED[key]))
-    write_lines(request.config, [
-        f"model switching, one {coe.expert_bytes / 1e9:.2f} GB Llama-2-7B expert: SN40L node {node * 1e3:.1f} ms",
-        *(f"  vs {d}: {t * 1e3:7.1f} ms  speedup {x:5.1f}x  published {p:4.0f}x  ({src})" for d, t, x, p, src in rows)])
-    for d, _, x, p, _ in rows:
-        assert within(x, p), d
+    stream = [Request(e, PROMPT[out], out) for e in range(bs)]
+    copy = 1 if machine in DGXS else TP  # a DGX: the whole expert over one host link (module docstring)
+    return serve_coe(coe, stream, arch.load(machine), devices=TP, batch=bs, copy_devices=copy)
 
 
 @pytest.fixture(scope="module")
-def coe_serving():
+def table_v(request) -> dict:
+    serving = {(m, bs, out): _serve(m, bs, out) for m in ("sn40l-node", *DGXS) for bs in (1, 8) for out in (20, 200)}
+
+    def expert_s(s, out):
+        return s.prefill_s + out * s.decode_step_s
+
+    measured = {}
+    for (kind, bs, out) in TABLE_V:
+        node = serving[("sn40l-node", bs, out)]
+        for dgx in DGXS:
+            s = serving[(dgx, bs, out)]
+            measured[(kind, bs, out, dgx)] = (s.latencies_s[0] / node.latencies_s[0] if kind == "overall"
+                                              else expert_s(s, out) / expert_s(node, out))
+    node_switch = serving[("sn40l-node", 1, 20)].switch_s
+    for dgx in DGXS:
+        measured[("switching", dgx)] = serving[(dgx, 1, 20)].switch_s / node_switch
+
+    lines = ["Samba-CoE, SN40L node vs DGX, TP8 everywhere (arXiv 2405.07518 Table V; tolerance +-30%)",
+             f"{'metric':34} {'vs DGX A100':>20} {'vs DGX H100':>20}",
+             f"{'':34} {'measured published':>20} {'measured published':>20}"]
+    for (kind, bs, out), pubs in TABLE_V.items():
+        label = f"{kind} speedup, BS={bs}, {out} tokens"
+        cells = [f"{measured[(kind, bs, out, d)]:8.2f}x {p:8.1f}x" for d, p in zip(DGXS, pubs)]
+        lines.append(f"{label:34} {cells[0]:>20} {cells[1]:>20}")
+    cells = [f"{measured[('switching', d)]:8.2f}x {SWITCHING[d]:8.1f}x" for d in DGXS]
+    lines.append(f"{'model switching time':34} {cells[0]:>20} {cells[1]:>20}")
+    lines.append(f"{'machine':11} {'BS':>2} {'out':>3} {'router ms':>9} {'switch ms':>9} {'prefill ms':>10} "
+                 f"{'step ms':>8} {'expert ms':>9} {'total ms':>9}")
+    for (m, bs, out), s in serving.items():
+        lines.append(f"{m:11} {bs:2d} {out:3d} {s.router_s * 1e3:9.2f} {s.switch_s * 1e3:9.1f} "
+                     f"{s.prefill_s * 1e3:10.2f} {s.decode_step_s * 1e3:8.3f} {expert_s(s, out) * 1e3:9.1f} "
+                     f"{s.latencies_s[0] * 1e3:9.1f}")
+    for dgx in DGXS:  # context only: the published DGX latencies the paper's estimate starts from
+        sim_ms = expert_s(serving[(dgx, 1, 20)], 20) * 1e3
+        lines.append(f"context: {dgx} Llama-2-7B TP8, 128 in / 20 out, BS 1: simulated {sim_ms:.1f} ms, NVIDIA "
+                     f"NeMo published {NEMO_TP8_MS[(dgx, 1)]:.1f} ms (ref. [57]; not compared)")
+    write_lines(request.config, lines)
+    return measured
+
+
+MISS = {  # strict xfails: measured (this model) vs published; why
+    "overall-bs8-20tok-dgx-a100": "measured 15.4x vs 6.6x",
+    "overall-bs8-20tok-dgx-h100": "measured 8.6x vs 3.7x",
+    "overall-bs1-20tok-dgx-a100": "measured 15.4x vs 4.8x",
+    "overall-bs1-20tok-dgx-h100": "measured 8.6x vs 2.8x",
+    "expert-bs1-20tok-dgx-a100": "measured 3.46x vs 2.0x",
+    "expert-bs1-20tok-dgx-h100": "measured 2.93x vs 1.5x",
+    "overall-bs8-200tok-dgx-h100": "measured 3.71x vs 2.7x",
+    "overall-bs1-200tok-dgx-a100": "measured 5.13x vs 3.9x",
+    "overall-bs1-200tok-dgx-h100": "measured 3.72x vs 2.6x",
+}
+EXPERT_WHY = ("; the simulated experts run faster than the paper's on both sides, the node relatively more: it "
+              "decodes at 1.08 ms/token (HBM-bound at Table II's peak 1.8 TB/s on 8 sockets; Sec. VI-C reports "
+              "close to 85% of HBM bandwidth), the simulated DGX TP8 expert takes 79.7 ms (A100) / 67.5 ms (H100) "
+              "for 128 in / 20 out against the 136.5 / 97.6 ms NeMo latencies the paper's estimate uses; decode "
+              "dominates both, so the measured ratio barely moves from 20 to 200 tokens (3.46x -> 3.43x, A100) "
+              "where the paper's grows (2.0x -> 3.2x)")
+OVERALL_WHY = ("; every needed expert is copied, and a DGX copy (the whole 13.5 GB expert over PCIe: 421 / 211 ms, "
+               "the paper's own rates) outweighs the simulated DGX expert (79.7 / 67.5 ms for 128 in / 20 out, "
+               "against the 136.5 / 97.6 ms NeMo latencies the paper's estimate uses), while the node copies at "
+               "1.6 TB/s (8 x Table II's 200 GB/s; the paper's switching ratios imply 1 TB/s): the copy ratio "
+               "(50x / 25x) dominates the overall one")
+
+
+def _table_v_params():
+    out = []
+    for (kind, bs, tokens), pubs in TABLE_V.items():
+        for dgx, pub in zip(DGXS, pubs):
+            pid = f"{kind}-bs{bs}-{tokens}tok-{dgx}"
+            why = EXPERT_WHY if kind == "expert" else OVERALL_WHY
+            marks = [pytest.mark.xfail(strict=True, reason=MISS[pid] + why)] if pid in MISS else []
+            out.append(pytest.param((kind, bs, tokens, dgx), pub, marks=marks, id=pid))
+    return out
+
+
+@pytest.mark.parametrize("key, published", _table_v_params())
+def test_table_v_speedup_within_30_percent(table_v, key, published):
+    assert within(table_v[key], published), f"{key}: measured {table_v[key]:.2f}x vs published {published}x"
+
+
+@pytest.mark.parametrize("dgx", [
+    pytest.param("dgx-a100", marks=pytest.mark.xfail(strict=True, reason=(
+        "measured 50.0x vs 31x: the node copies an expert's 8 shards at Table II's 200 GB/s per socket (1.6 TB/s), "
+        "the DGX A100 the whole 13.5 GB expert at 32 GB/s; the paper's 31x is its 'over 1 TB/s' lower bound over "
+        "32 GB/s"))),
+    pytest.param("dgx-h100", marks=pytest.mark.xfail(strict=True, reason=(
+        "measured 25.0x vs 15x (text: 16x): 1.6 TB/s (8 x Table II's 200 GB/s) over 64 GB/s PCIe Gen5; the "
+        "paper's 15-16x is 1 TB/s over 64 GB/s"))),
+])
+def test_model_switching_vs_dgx_within_30_percent(table_v, dgx):
+    assert within(table_v[("switching", dgx)], SWITCHING[dgx])
+
+
+def test_copies_dominate_the_dgx_not_the_node(table_v):
+    """Not a published figure: the mechanism behind Table V.  The DGX's overall speedups exceed its expert-only
+    ones (copies over PCIe cost it more than the node's DDR -> HBM copies cost the node)."""
+    for dgx in DGXS:
+        assert table_v[("overall", 1, 20, dgx)] > table_v[("expert", 1, 20, dgx)]
+        assert table_v[("overall", 1, 200, dgx)] > table_v[("expert", 1, 200, dgx)]
+
+
+def test_dgx_hbm_holds_about_50_experts_at_tp8():
+    """Sec. VI-C: DGX latency spikes 'around 50 7B experts', when experts spill to host memory."""
     coe = samba_coe()
-    stream = requests(coe, 100, prompt_tokens=512, output_tokens=128, seed=0)
-    return {name: serve_coe(coe, stream, arch.load(name), devices=dev)
-            for name, dev in (("sn40l-node", 8), ("dgx-h100", 1), ("dgx-a100", 1))}
+    slots = {d: expert_slots(coe, arch.load(d), TP) for d in DGXS}
+    assert slots == {"dgx-a100": 49, "dgx-h100": 49}  # floor(8 x 80 GiB / 13.48 GB) = 50, less the router
 
 
-def overall_lines(serving) -> list[str]:
-    node = serving["sn40l-node"]
-    lines = ["Samba-CoE serving (100 requests, 512-token prompts, 128 output tokens, uniform over 150 experts)",
-             f"{'machine':11} {'slots':>5} {'hits':>5} {'switch ms':>9} {'prefill ms':>10} {'step ms':>8} "
-             f"{'mean ms':>8} {'speedup':>8} {'published':>9}"]
-    for name, key in (("sn40l-node", None), ("dgx-h100", "overall_h100"), ("dgx-a100", "overall_a100")):
-        s = serving[name]
-        x = s.mean_latency_s / node.mean_latency_s
-        pub = f"{PUBLISHED[key][0]:8.1f}x" if key else ""
-        lines.append(f"{name:11} {s.slots:5d} {sum(s.hits):5d} {s.switch_s * 1e3:9.1f} {s.prefill_s * 1e3:10.2f} "
-                     f"{s.decode_step_s * 1e3:8.3f} {s.mean_latency_s * 1e3:8.1f} {x:7.2f}x {pub}")
-    return lines
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 6.8x (DGX H100) and 11.1x (DGX A100) vs published 3.7x and 6.6x: a 7B expert decodes at 6.4 ms "
-    "per token on one GPU (fitted model) against 1.0 ms on the 8-socket node; the paper's DGX setup (tensor "
-    "parallelism, framework, request mix) could not be read, and one expert per GPU is what its 15x-31x "
-    "switching ratios imply"))
-def test_samba_coe_overall_speedup_vs_dgx(request, coe_serving):
-    write_lines(request.config, overall_lines(coe_serving))
-    node = coe_serving["sn40l-node"].mean_latency_s
-    assert within(coe_serving["dgx-h100"].mean_latency_s / node, PUBLISHED["overall_h100"][0])
-    assert within(coe_serving["dgx-a100"].mean_latency_s / node, PUBLISHED["overall_a100"][0])
-
-
-def test_samba_coe_switching_dominates_dgx_misses(coe_serving):
-    """Not a published figure: the mechanism behind it.  Every miss costs the node far less than a DGX."""
-    node, h100 = coe_serving["sn40l-node"], coe_serving["dgx-h100"]
-    assert node.switch_s * 10 < h100.switch_s
-    assert 0 < sum(node.hits) < len(node.hits)  # 39 of 150 experts fit in the node's 512 GiB of HBM
-
-
+# ---- footprint (Sec. VI-C) --------------------------------------------------------------------------------
 def test_footprint_from_capacities(request):
     coe = samba_coe()
-    node, dgx = (coe_footprint(coe, arch.load(m)) for m in ("sn40l-node", "dgx-h100"))
-    assert (node["store"], dgx["store"]) == ("ddr", "hbm")  # the node holds experts in DDR, a DGX in HBM
-    node_store, dgx_hbm = node["store_bytes"], dgx["store_bytes"]
-    samba = dgx["machines"] / node["machines"]
-    up_to = node_store / dgx_hbm  # the largest CoE the node holds, in DGX-H100s of HBM
+    node = coe_footprint(coe, arch.load("sn40l-node"))
+    assert node["store"] == "ddr"  # the node holds experts in DDR (Sec. V), a DGX only in HBM
+    held = int(node["store_bytes"] // coe.expert_bytes)  # whole experts in 8 x 1.5 TiB; the router is in HBM
+    dgx = coe_footprint(samba_coe(held), arch.load("dgx-h100"))
     write_lines(request.config, [
-        f"footprint: Samba-CoE ({coe.weight_bytes / 1e12:.2f} TB) needs {dgx['machines']} "
-        f"DGX H100 vs 1 SN40L node ({samba:.0f}x); largest CoE the node holds ({node_store / 2**40:.0f} TiB of DDR) "
-        f"= {up_to:.1f} DGX H100s of HBM: {up_to:.1f}x vs published up to {PUBLISHED['footprint'][0]:.0f}x"])
-    assert samba == 3  # 2.04 TB over 687 GB (8 x 80 GiB) per DGX
-    assert within(up_to, PUBLISHED["footprint"][0])
+        f"footprint (Sec. VI-C): one SN40L node's DDR holds {held} experts (published: up to "
+        f"{FOOTPRINT['experts_per_node']}); holding them in HBM takes {dgx['machines']} DGX nodes (published "
+        f"{FOOTPRINT['dgx_nodes']})"])
+    assert dgx["store"] == "hbm"
+    assert within(held, FOOTPRINT["experts_per_node"])
+    assert within(dgx["machines"], FOOTPRINT["dgx_nodes"])
 
 
+# ---- the memory wall, from the model alone ----------------------------------------------------------------
 def test_memory_wall_knee_where_weights_spill_to_ddr(request):
     """Decode latency against HBM capacity on one socket: flat while the weights fit in HBM, rising
-    once they spill to the 16x slower DDR; the knee sits at the first capacity >= the model's weights."""
+    once they spill to the 9x slower DDR; the knee sits at the first capacity >= the model's weights."""
     g = workloads.load("llama2-7b", phase="decode", kv_len=256, num_hidden_layers=4)
     need = g.weight_bytes  # per-socket weights (one socket); the KV cache (8 MiB) is placed after them
     grid = [0.25, 0.5, 0.75, 0.95, 1.05, 1.25, 2.0]
@@ -191,7 +284,8 @@ def test_memory_wall_knee_where_weights_spill_to_ddr(request):
     knee = next(f for f, t in zip(grid, lat) if t <= plateau * 1.01)
     assert knee == 1.05  # the first capacity that holds every weight (and the KV cache)
     assert all(a > b for a, b in zip(lat[:4], lat[1:5]))  # more HBM, less spill, faster until the knee
-    assert lat[0] > 5 * plateau  # mostly DDR (128 GB/s) against HBM (2 TB/s)
+    # mostly DDR (200 GB/s) against HBM (1.8 TB/s); was 5x with the earlier assumed 128 GB/s vs 2 TB/s
+    assert lat[0] > 4 * plateau
 
 
 def test_coe_knee_where_all_experts_fit_in_hbm():
