@@ -112,3 +112,70 @@ def ep_comm_s(graph: Graph, devices: int, accelerator) -> float:
         return 0.0
     return sum(alltoall_s(b / devices, devices, link.bandwidth_gbps, link.latency_s)
                for b in moe_alltoall_bytes(graph))
+
+
+# ---- several nodes, and experts split inside a node (appended for tests/validation/test_duplex.py) ----------
+#
+# A node's devices are joined by the peer link (the first link with ``peer`` in src or dst, `peer_link`), nodes by
+# the second such link (`node_link`: one NIC per device, as in an HGX/DGX node).  Expert parallelism over
+# ``nodes x per_node`` devices: each device holds ``b`` bytes spread evenly over all ``D`` devices, ``b / D`` to
+# each; its ``per_node - 1`` node peers are reached over the peer link, its ``D - per_node`` off-node peers over
+# the node link, both at once::
+#
+#     t = max((per_node - 1) (a_peer + b / (D B_peer)), (D - per_node) (a_node + b / (D B_node)))
+#
+# (one node: `alltoall_s`).  Experts split by tensor parallelism inside a node (Duplex's "tensor parallelism for
+# MoE layers", expert parallelism between nodes; Yun et al., MICRO 2024, Sec. 5.2): one all-reduce per MoE layer
+# over the node's devices of the experts' partial sums (the layer's routed tokens x hidden, `moe_alltoall_bytes`'
+# dispatch), after all experts (the paper: "a single all-reduce operation after all expert FFNs"), and between
+# nodes an all-to-all (dispatch and combine) of each device's share of the routed tokens over the node link.
+
+
+def node_link(accelerator):
+    """The accelerator's link between nodes (its second link whose src or dst is ``peer``), or None."""
+    peers = [lk for lk in accelerator.links if "peer" in (lk.src, lk.dst)]
+    return peers[1] if len(peers) > 1 else None
+
+
+def _links(accelerator, per_node: int, nodes: int):
+    if not isinstance(nodes, int) or isinstance(nodes, bool) or nodes < 1:
+        raise ValueError(f"nodes={nodes!r}: expected a positive integer")
+    peer = _link(accelerator, per_node)
+    node = node_link(accelerator)
+    if node is None and nodes > 1:
+        raise ValueError(f"{accelerator.name}: links: {nodes} nodes need a second link with src or dst 'peer' "
+                         f"(between nodes: bandwidth_gbps, latency_s); got {[lk.name for lk in accelerator.links]}")
+    return peer, node
+
+
+def hierarchical_alltoall_s(nbytes: float, per_node: int, nodes: int, peer, node=None) -> float:
+    """Seconds of an all-to-all of `nbytes` per device over `nodes` nodes of `per_node` devices (comment above);
+    `peer` and `node` are links (``bandwidth_gbps``, ``latency_s``)."""
+    devices = per_node * nodes
+    if nodes == 1:
+        return 0.0 if per_node == 1 else alltoall_s(nbytes, per_node, peer.bandwidth_gbps, peer.latency_s)
+    _check(nbytes, devices, node.bandwidth_gbps, node.latency_s)
+    share = nbytes / devices
+    intra = (per_node - 1) * (peer.latency_s + share / (peer.bandwidth_gbps * 1e9)) if per_node > 1 else 0.0
+    inter = (devices - per_node) * (node.latency_s + share / (node.bandwidth_gbps * 1e9))
+    return max(intra, inter) if nbytes else 0.0
+
+
+def ep_nodes_comm_s(graph: Graph, per_node: int, nodes: int, accelerator) -> float:
+    """Seconds of the expert-parallel all-to-alls of `graph` (one node's requests, unsharded) over
+    ``nodes x per_node`` devices: each device sends its ``1 / per_node`` share of the node's routed tokens."""
+    peer, node = _links(accelerator, per_node, nodes)
+    return sum(hierarchical_alltoall_s(b / per_node, per_node, nodes, peer, node) for b in moe_alltoall_bytes(graph))
+
+
+def et_comm_s(graph: Graph, per_node: int, nodes: int, accelerator) -> float:
+    """Seconds of the MoE collectives of `graph` (one node's requests, unsharded) with every expert split over the
+    node's `per_node` devices and the experts spread over `nodes` nodes (comment above)."""
+    peer, node = _links(accelerator, per_node, nodes)
+    dispatch = moe_alltoall_bytes(graph)[::2]
+    t = 0.0
+    if per_node > 1:
+        t += sum(ring_allreduce_s(b, per_node, peer.bandwidth_gbps, peer.latency_s) for b in dispatch)
+    if nodes > 1:
+        t += 2 * sum(alltoall_s(b / per_node, nodes, node.bandwidth_gbps, node.latency_s) for b in dispatch)
+    return t

@@ -59,3 +59,39 @@ def test_devices_without_a_peer_link_are_refused():
     g = zoo.load("llama2-7b", phase="decode", batch=1, kv_len=16)
     with pytest.raises(ValueError, match="peer"):
         collective.tp_comm_s(g, 4, arch.load("h100"))
+
+
+def test_node_link_is_the_second_peer_link():
+    dup = arch.load("duplex-gpu-only")
+    assert collective.peer_link(dup).name == "nvlink" and collective.node_link(dup).name == "infiniband"
+    assert collective.node_link(arch.load("dgx-h100")) is None
+
+
+def test_hierarchical_alltoall_is_the_slower_of_node_peers_and_off_node_peers():
+    peer, node = collective.peer_link(arch.load("duplex-gpu-only")), collective.node_link(arch.load("duplex-gpu-only"))
+    b = 16e6  # 2 nodes x 8 devices: 1 MB to each of 15 others, 7 over NVLink, 8 over InfiniBand
+    t = collective.hierarchical_alltoall_s(b, 8, 2, peer, node)
+    intra = 7 * (peer.latency_s + 1e6 / (peer.bandwidth_gbps * 1e9))
+    inter = 8 * (node.latency_s + 1e6 / (node.bandwidth_gbps * 1e9))
+    assert t == pytest.approx(max(intra, inter)) and inter > intra
+    # one node: the plain all-to-all
+    assert collective.hierarchical_alltoall_s(b, 8, 1, peer) == pytest.approx(
+        collective.alltoall_s(b, 8, peer.bandwidth_gbps, peer.latency_s))
+
+
+def test_expert_collectives_over_nodes():
+    g = zoo.load("mixtral-8x7b", phase="decode", batch=4, kv_len=128)
+    dup = arch.load("duplex-gpu-only")
+    peer, node = collective.peer_link(dup), collective.node_link(dup)
+    routed = 4 * 2 * 4096 * 2  # per MoE layer: 4 tokens x top-2 x hidden x 2 bytes
+    # expert parallelism on one node is sim.collective.ep_comm_s
+    assert collective.ep_nodes_comm_s(g, 4, 1, dup) == pytest.approx(collective.ep_comm_s(g, 4, dup))
+    assert collective.ep_nodes_comm_s(g, 4, 2, dup) == pytest.approx(
+        64 * collective.hierarchical_alltoall_s(routed / 4, 4, 2, peer, node))
+    # experts split inside a node: one all-reduce of the partial sums per MoE layer; between nodes dispatch+combine
+    one = 32 * collective.ring_allreduce_s(routed, 4, peer.bandwidth_gbps, peer.latency_s)
+    assert collective.et_comm_s(g, 4, 1, dup) == pytest.approx(one)
+    assert collective.et_comm_s(g, 4, 2, dup) == pytest.approx(
+        one + 64 * collective.alltoall_s(routed / 4, 2, node.bandwidth_gbps, node.latency_s))
+    with pytest.raises(ValueError, match="second link"):
+        collective.et_comm_s(g, 4, 2, arch.load("dgx-h100"))
