@@ -13,6 +13,9 @@ Published figures (the only numbers compared, never fed into the model)
   2.67x compared to Duplex and GPU"; the abstract's "up to 2.67x"                           (same paragraph)
 - Grok1 "exhibits smaller performance improvements compared to the other models" (two nodes: inter-node
   communication)                                                                            (Sec. 7.1)
+- Mixtral at (Lin, Lout) = (256, 256), batch 64: "Duplex ... exhibiting 2.05x higher throughput than GPU"
+  (Sec. 7.3, the Bank-PIM comparison, Fig. 10; which Duplex variant is not said: plain Duplex compared,
+  the co-processing variants printed)
 - energy: "reduces energy consumption by up to 33.28%, 42.03%, and 34.59% for Mixtral, GLaM, and Grok1
   compared to GPU": best energy ratios 0.6672 (Mixtral), 0.5797 (GLaM), 0.6541 (Grok1)     (Sec. 7.4)
 
@@ -35,11 +38,20 @@ The setup the comparison follows (6_experimental_setup.tex, 3_motivation.tex, 5_
   top-2) and Grok1 (64 layers, 6144 / 32768, 48 heads, group 6, 8 experts top-2); GLaM is left out: its
   143 B parameters (Table 2: 64 experts of 4096 x 16384 in every other layer) fit two-matrix (non-gated)
   expert FFNs, and `workloads.serving` builds only gated FFNs with every layer MoE.
+- Not simulated: GLaM (above), OPT and Llama3 (Fig. 10 only, no number vs GPU in the text), Bank-PIM and
+  BG-PIM, the 2xGPU system, Poisson arrivals (Fig. 9) and the latency figures (GLaM).
 - Grid: Fig. 8's batch sizes 32-128 and (Lin, Lout) from (256, 256) to (4096, 4096): B in {32, 64, 128} x
   (Lin, Lout) in {(256, 256), (1024, 1024), (4096, 4096)} (the figure's exact points are not in the text).
   Uniform expert routing (Sec. 6); continuous batching with a request replacing each finished one.
   "Up to" is compared with the grid's maximum; energy with each model's grid minimum of Duplex's energy per
   token over the GPU's.  Tolerance +-25% (issue 5).
+
+Where it stands (printed by the side-by-side table): every compared figure falls within +-25%, but Mixtral's best
+energy ratio only just (0.504 vs 0.667, -24.5%; Grok-1 0.520 vs 0.654, -20.6%): at batch 32 our Duplex uses
+about half the GPU's energy per token, more saving than published; not broken down further against the
+paper's Fig. 11.  Plain Duplex's maximum is 15% above the published one, and for Grok-1 at batch 32 splitting
+the experts (Duplex+PE+ET) is slightly slower than plain Duplex (more InfiniBand traffic), which the paper
+does not report.
 
 How it is modelled (chosen before comparing)
 --------------------------------------------
@@ -85,6 +97,8 @@ PUBLISHED = {
     "Duplex": (2.51, "7_evaluation.tex Sec. 7.1: plain Duplex up to 2.51x the GPU's throughput"),
     "PE over Duplex": (1.04, "7_evaluation.tex Sec. 7.1: co-processing 1.04x on average over Duplex"),
     "ET over Duplex": (1.36, "7_evaluation.tex Sec. 7.1: Duplex+PE+ET up to 1.36x over Duplex"),
+    "Mixtral B=64 (256, 256)": (2.05, "7_evaluation.tex Sec. 7.3: Duplex 2.05x the GPU's throughput for Mixtral "
+                                "at (Lin, Lout) = (256, 256), batch 64"),
     "energy": {"Mixtral-8x7B": (1 - 0.3328, "7_evaluation.tex Sec. 7.4: up to 33.28% less energy (Mixtral)"),
                "Grok-1": (1 - 0.3459, "7_evaluation.tex Sec. 7.4: up to 34.59% less energy (Grok1)")},
 }
@@ -218,7 +232,7 @@ def rows() -> list[dict]:
 
 
 def _vs(measured: float, published: float) -> str:
-    return f"({measured / published - 1:+.0%})"
+    return f"({measured / published - 1:+.1%})"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -240,6 +254,10 @@ def side_by_side(request, rows):
               f"{_vs(plain, 2.51)}",
               f"Duplex+PE over Duplex, grid geomean: measured {pe:.2f}x   published 1.04x on average {_vs(pe, 1.04)}",
               f"Duplex+PE+ET over Duplex, grid max: measured {et:.2f}x   published up to 1.36x {_vs(et, 1.36)}"]
+    point = next(r for r in rows if (r["model"], r["batch"], r["lin"], r["lout"]) == ("Mixtral-8x7B", 64, 256, 256))
+    lines.append(f"Mixtral B=64 (256, 256) over GPU: measured Duplex {point['Duplex_speedup']:.2f}x "
+                 f"(+PE {point['Duplex+PE_speedup']:.2f}x, +PE+ET {point['Duplex+PE+ET_speedup']:.2f}x)   published "
+                 f"2.05x {_vs(point['Duplex_speedup'], 2.05)}")
     for model, (published, _) in PUBLISHED["energy"].items():
         best = min(r["Duplex+PE+ET_energy"] for r in rows if r["model"] == model)
         lines.append(f"energy vs GPU, {model} grid min (Duplex+PE+ET): measured {best:.3f}   published "
@@ -310,6 +328,13 @@ def test_co_processing_gain_on_average_within_25_percent(rows):
 def test_expert_tensor_parallel_gain_up_to_published_within_25_percent(rows):
     published, source = PUBLISHED["ET over Duplex"]
     measured = max(r["Duplex+PE+ET_speedup"] / r["Duplex_speedup"] for r in rows)
+    assert measured == pytest.approx(published, rel=TOLERANCE), f"{measured:.2f}x vs {published}x ({source})"
+
+
+def test_mixtral_batch_64_short_sequences_within_25_percent(rows):
+    published, source = PUBLISHED["Mixtral B=64 (256, 256)"]
+    point = next(r for r in rows if (r["model"], r["batch"], r["lin"], r["lout"]) == ("Mixtral-8x7B", 64, 256, 256))
+    measured = point["Duplex_speedup"]
     assert measured == pytest.approx(published, rel=TOLERANCE), f"{measured:.2f}x vs {published}x ({source})"
 
 
