@@ -3,7 +3,7 @@
     python benchmarks/bench_memory_wall.py [--out DIR]     (DIR: memory_wall.html with the four curves)
 
 1. HBM per socket vs Llama-2-7B decode latency on one socket: flat while every weight fits in HBM, then
-   weights spill to the 16x slower DDR (knee at the model's weight bytes).
+   weights spill to the 9x slower DDR (Table II of arXiv 2405.07518: 1.8 TB/s HBM, 200 GB/s DDR) (knee at the model's weight bytes).
 2. PMU bytes vs fused sections and latency (decode and prefill): more SRAM, longer sections, fewer launches
    and less activation traffic.
 3. DDR per socket vs the experts an 8-socket node can host (Samba-CoE needs 150 x 13.5 GB + the router).

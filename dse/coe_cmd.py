@@ -4,13 +4,15 @@ only parses options, calls it once per machine and prints or writes what it retu
 
 Expert devices per machine (``--devices``)
 ------------------------------------------
-How many of a machine's devices serve one expert, as `tests/validation/test_sn40l.py` does: an RDU machine
-(a preset with an ``rdu`` unit) runs an expert tensor-parallel over all its ``sockets`` (8 on
-``sn40l-node``), because that is what `sim.simulate` costs on it; any other machine (a DGX) runs each expert
-on one device (one GPU: `sim.gpu` simulates one GPU), so its ``sockets`` GPUs hold ``sockets`` independent
-groups of experts.  ``--devices`` overrides this; it then sets only the switch (an expert's bytes spread
-over that many devices' links) and the expert slots (`expert_slots`), never the simulated per-expert speed,
-and the command prints a note saying so.
+How many of a machine's devices one expert (and the router) runs tensor-parallel over.  Default: all its
+``sockets``, as arXiv 2405.07518 Sec. VI-C maps Samba-CoE on every platform (TP8 on the 8-socket SN40L node
+and on a DGX): `sim.dataflow.tp_latency_s` simulates it (an RDU machine shards over its sockets itself; a DGX
+simulates one GPU's shard and adds the all-reduces over NVLink).  ``--devices`` sets that degree; the HBM of
+each group of that many devices holds its own experts (`expert_slots`).
+
+Copies (a miss): on an RDU machine every socket copies its shard of the expert from its own DDR; on any other
+machine (a DGX, from host memory) the whole expert crosses one host-to-GPU link, the paper's own estimate
+(Sec. VI-C: 32 GB/s on a DGX A100, 64 GB/s on a DGX H100), as tests/validation/test_sn40l.py does.
 
 Footprint (machines needed to hold the CoE in its store)
 --------------------------------------------------------
@@ -39,9 +41,14 @@ PARTS = ("router", "switching", "prefill", "decode")
 
 
 def default_devices(accelerator) -> int:
-    """Devices one expert runs on: all sockets of an RDU machine (tensor parallel in `sim.dataflow`), else one
-    (a GPU; `sim.gpu` simulates one device)."""
-    return accelerator.sockets if accelerator.units_of("rdu") else 1
+    """Devices one expert runs tensor-parallel over: all the machine's sockets (module docstring)."""
+    return accelerator.sockets
+
+
+def copy_devices(accelerator, devices: int) -> int:
+    """Links an expert copy is spread over: each of the `devices` sockets' own DDR link on an RDU machine,
+    one host-to-GPU link elsewhere (module docstring)."""
+    return devices if accelerator.units_of("rdu") else 1
 
 
 def _split_sets(sets: list[str], archs: list[str]) -> dict[str, list[str]]:
@@ -90,8 +97,7 @@ def serve(archs: list[str], devices: list[int] | None, sets: list[str], *, exper
     machines = []
     for i, name in enumerate(archs):
         acc = arch.load(name, _parse_sets(per_sets[name]))
-        natural = default_devices(acc)
-        dev = devices[i] if devices else natural
+        dev = devices[i] if devices else default_devices(acc)
         if dev < 1 or acc.sockets % dev:
             raise UsageError(f"--devices {dev} for {name}: expected a divisor of its sockets ({acc.sockets})")
         try:
@@ -99,14 +105,14 @@ def serve(archs: list[str], devices: list[int] | None, sets: list[str], *, exper
                 raise UsageError(f"--arch {name}: its HBM holds no expert besides the router (expert "
                                  f"{coe.expert_bytes:.4g} bytes, router {coe.router_bytes:.4g} bytes, {dev} device(s) "
                                  f"per expert); expected at least one expert slot")
-            s = serve_coe(coe, stream, acc, devices=dev)
+            s = serve_coe(coe, stream, acc, devices=dev, copy_devices=copy_devices(acc, dev))
         except RduError as e:
             raise UsageError(f"--arch {name}: {e}") from None
         misses = sum(1 for h in s.hits if not h)
         split = {"router": s.router_s, "switching": misses / len(stream) * s.switch_s, "prefill": s.prefill_s,
                  "decode": output * s.decode_step_s}
-        machines.append({"name": name, "accelerator": acc, "devices": dev, "simulated_devices": natural,
-                         "serving": s, "split_s": split, "footprint": coe_footprint(coe, acc)})
+        machines.append({"name": name, "accelerator": acc, "devices": dev, "serving": s, "split_s": split,
+                         "footprint": coe_footprint(coe, acc)})
     first = machines[0]["serving"].mean_latency_s
     for m in machines:
         m["vs_first"] = m["serving"].mean_latency_s / first
@@ -176,10 +182,6 @@ def summary(result: dict, options: dict) -> dict[str, Any]:
 
 def _notes(result: dict) -> list[str]:
     notes = []
-    for m in result["machines"]:
-        if m["devices"] != m["simulated_devices"]:
-            notes.append(f"note: {m['name']}: --devices {m['devices']} sets the switch and the expert slots only; "
-                         f"each expert's prefill and decode are still simulated on {m['simulated_devices']} device(s)")
     coe = result["coe"]
     fp = ", ".join(f"{m['footprint']['machines']} x {m['name']} ({m['footprint']['store']})"
                    for m in result["machines"])
@@ -193,9 +195,9 @@ def _notes(result: dict) -> list[str]:
 def coe(
     arch_names: Annotated[list[str] | None, typer.Option("--arch", help="machine preset or YAML path, repeatable "
                                                          f"(default: {', '.join(DEFAULT_ARCHS)})")] = None,
-    devices: Annotated[list[int] | None, typer.Option("--devices", help="devices serving one expert, one value "
-                                                      "per --arch in order (default: all sockets of an RDU "
-                                                      "machine, 1 GPU on a DGX)")] = None,
+    devices: Annotated[list[int] | None, typer.Option("--devices", help="devices one expert runs tensor-parallel "
+                                                      "over, one value per --arch in order (default: all its "
+                                                      "sockets, TP8 on the 8-socket machines)")] = None,
     experts: Annotated[int, typer.Option(help="expert models (Llama-2-7B each)")] = 150,
     n_requests: Annotated[int, typer.Option("--requests", help="requests, served one after another")] = 100,
     prompt: Annotated[int, typer.Option(help="prompt tokens per request")] = 512,
@@ -212,16 +214,17 @@ def coe(
 
     Modelled (sim.dataflow.serve_coe): requests pick experts (uniform or Zipf, workloads.coe.requests) and are
     served one after another; the router prefills every prompt; each machine's HBM holds an LRU cache of
-    experts (expert slots: HBM over the expert's bytes, less the router's share); a miss loads the expert
-    over the link into HBM (DDR -> HBM on an SN40L node, spread over its 8 sockets; host -> GPU over PCIe on a
-    DGX); then the expert prefills the prompt and decodes each output token, at the speed sim.simulate gives
-    for one expert on the machine (8 sockets tensor parallel on the node, one GPU on a DGX).  The last column
-    is a machine's mean request latency over the first machine's (the first machine's speedup over it).
+    experts (expert slots: HBM over the expert's bytes, less the router's share); a miss copies the expert
+    into HBM (DDR -> HBM on an SN40L node, each socket its shard; the whole expert over one host-to-GPU PCIe
+    link on a DGX, the paper's estimate); then the expert prefills the prompt and decodes each output token.
+    Router and experts run tensor-parallel over --devices devices (default all sockets: TP8 on the node and
+    on a DGX, as arXiv 2405.07518 Sec. VI-C).  The last column is a machine's mean request latency over the
+    first machine's (the first machine's speedup over it).
 
-    Not modelled: batching or overlap of requests, loading while serving, KV-cache traffic of a switch.
-    Published status (arXiv 2405.07518, abstract): switching 15x-31x faster than a DGX is matched within 30%;
-    the overall 3.7x (DGX H100) and 6.6x (DGX A100) are not: the default run gives about 6.8x and 11.1x
-    (tests/validation/test_sn40l.py, a strict xfail saying why).
+    Not modelled: overlap of requests, loading while serving, KV-cache traffic of a switch; batches of
+    prompts (Table V's BS=8) are sim.dataflow.serve_coe's batch argument, not an option here.  Published
+    status (tests/validation/test_sn40l.py, Table V): the expert-only 200-token speedups are matched within
+    30%; switching (50x / 25x vs 31x / 15x) and most overall speedups are not (strict xfails saying why).
 
     Example: dse coe --experts 150 --requests 100 --prompt 512 --output 128 --out runs/coe
     """
@@ -249,8 +252,9 @@ def coe(
                       f"{r['decode_step_s'] * 1e3:.3f}", f"{r['mean_latency_s'] * 1e3:.1f}",
                       f"{r['latency_vs_first']:.2f}x")
     out.print(table)
-    out.print("dev: devices per expert; slots: experts the HBM holds; switch: loading one expert (on a miss); step: "
-              "one decode step; mean: mean request latency; vs 1st: mean over the first machine's mean", markup=False)
+    out.print("dev: devices per expert (tensor parallel); slots: experts the HBM holds; switch: loading one expert "
+              "(on a miss); step: one decode step; mean: mean request latency; vs 1st: mean over the first "
+              "machine's mean", markup=False)
     for line in _notes(result):
         out.print(line, markup=False)
     if paths is not None:

@@ -1,12 +1,12 @@
 """Composition of Experts (CoE): many expert models behind a router, and request streams that switch
-between experts (Samba-CoE, Prabhakar et al., arXiv 2405.07518, abstract: 150 experts, about a trillion
-parameters in all).  Hardware-free: what a request needs and which expert it needs; the time a switch
-or a request takes is `sim.dataflow`'s and `sim`'s business.
+between experts (Samba-CoE, Prabhakar et al., arXiv 2405.07518, Sec. II and V: 150 Llama-2-7B experts and a
+Llama-2-7B router, over a trillion parameters in all).  Hardware-free: what a request needs and which expert
+it needs; the time a switch or a request takes is `sim.dataflow`'s and `sim`'s business.
 
 - `CoE`: ``experts`` expert models, each a zoo model (`workloads.zoo`), plus a router (a zoo model
   too) that reads every prompt once to pick the expert.
-- `samba_coe()`: 150 Llama-2-7B experts and a Llama-2-7B-sized router (the router's size is not in the
-  parts of the paper we could read: assumed).
+- `samba_coe()`: 150 Llama-2-7B experts and a Llama-2-7B router (Sec. II: "the router model and expert models
+  are all derived from Llama2-7B"; Sec. V: 150 experts, router weights in HBM, experts in DDR).
 - `requests(...)`: a seeded stream of `Request` (expert, prompt tokens, output tokens); experts drawn
   uniformly or from a Zipf law of exponent ``skew`` over the experts (expert 0 the most popular).
 - `replay(requests, slots)`: which requests find their expert already resident when ``slots`` experts fit
@@ -75,7 +75,7 @@ class CoE:
 
 
 def samba_coe(experts: int = 150) -> CoE:
-    """Samba-CoE as arXiv 2405.07518's abstract describes it: 150 experts (Llama-2-7B class), a router."""
+    """Samba-CoE as arXiv 2405.07518 Sec. II and V describe it: 150 Llama-2-7B experts and a Llama-2-7B router."""
     return CoE("samba-coe", experts, "llama2-7b", "llama2-7b")
 
 
