@@ -11,7 +11,10 @@ import arch
 import sim
 import workloads
 from arch.spec import Accelerator
-from sim.dataflow import RduError, allreduce_s, load_time_s
+from sim.collective import tp_comm_s
+from sim.dataflow import RduError, allreduce_s, load_time_s, serve_coe, tp_latency_s
+from workloads.batching import tensor_parallel
+from workloads.coe import Request, samba_coe
 from workloads.graph import Graph
 
 LAUNCH = 1000  # cycles
@@ -222,3 +225,48 @@ def test_dse_sim_on_sn40l_writes_fused_sections(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     g = workloads.load("llama2-7b", phase="decode", kv_len=256)
     assert summary["latency_s"] == pytest.approx(sim.simulate(g, arch.load("sn40l")).summary["latency_s"])
+
+
+def test_tp_latency_on_a_gpu_machine_is_one_shard_plus_its_all_reduces():
+    g = workloads.load("llama2-7b", phase="decode", kv_len=256, num_hidden_layers=2)
+    dgx = arch.load("dgx-h100")
+    shard = sim.simulate(tensor_parallel(g, 8), dgx).summary["latency_s"]
+    assert tp_latency_s(g, dgx, 8) == pytest.approx(shard + tp_comm_s(g, 8, dgx), rel=1e-12)
+    assert tp_latency_s(g, dgx, 1) == pytest.approx(sim.simulate(g, dgx).summary["latency_s"], rel=1e-12)
+
+
+def test_tp_latency_on_an_rdu_machine_shards_over_that_many_sockets():
+    g = workloads.load("llama2-7b", phase="decode", kv_len=256, num_hidden_layers=2)
+    node = arch.load("sn40l-node")
+    assert tp_latency_s(g, node, 8) == sim.simulate(g, node).summary["latency_s"]
+    four = arch.load("sn40l-node", {"sockets": 4})
+    assert tp_latency_s(g, node, 4) == sim.simulate(g, four).summary["latency_s"]
+
+
+def test_serve_coe_batch_routes_together_copies_each_missing_expert_once_then_runs_pairs_in_turn():
+    """arXiv 2405.07518 Sec. VI-C: router on the BS prompts together, copies, (prompt, expert) pairs in turn."""
+    coe = samba_coe(20)
+    node = arch.load("sn40l-node")
+    stream = [Request(e, 16, 2) for e in (3, 5, 3, 7)]  # expert 3 twice: copied once
+    s = serve_coe(coe, stream, node, devices=8, batch=4)
+    router = tp_latency_s(coe.router_graph(phase="prefill", batch=4, seq_len=16), node, 8)
+    prefill = tp_latency_s(coe.expert_graph(phase="prefill", seq_len=16), node, 8)
+    step = tp_latency_s(coe.expert_graph(phase="decode", kv_len=17), node, 8)
+    assert s.hits == [False, False, True, False]
+    expected = router + 3 * s.switch_s + 4 * (prefill + 2 * step)
+    assert s.latencies_s == pytest.approx([expected] * 4, rel=1e-12)  # every request completes with its batch
+    assert s.router_s == pytest.approx(router, rel=1e-12)
+    one = serve_coe(coe, stream, node, devices=8, batch=1)
+    assert one.latencies_s[2] == pytest.approx(one.router_s + prefill + 2 * step, rel=1e-12)  # a hit: no copy
+
+
+def test_serve_coe_copy_devices_spread_the_copy():
+    coe = samba_coe(20)
+    dgx = arch.load("dgx-a100")
+    s = serve_coe(coe, [Request(0, 8, 1)], dgx, devices=8, copy_devices=1)
+    assert s.switch_s == pytest.approx(load_time_s(coe.expert_bytes, dgx, 1))  # whole expert, 32 GB/s
+    assert s.switch_s == pytest.approx(coe.expert_bytes / 32e9, rel=1e-3)
+    with pytest.raises(ValueError, match=r"copy_devices=3; expected a divisor of sockets=8"):
+        serve_coe(coe, [Request(0, 8, 1)], dgx, devices=8, copy_devices=3)
+    with pytest.raises(ValueError, match=r"batch=0; expected a positive integer"):
+        serve_coe(coe, [Request(0, 8, 1)], dgx, devices=8, batch=0)
