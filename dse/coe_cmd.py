@@ -223,8 +223,9 @@ def coe(
 
     Not modelled: overlap of requests, loading while serving, KV-cache traffic of a switch; batches of
     prompts (Table V's BS=8) are sim.dataflow.serve_coe's batch argument, not an option here.  Published
-    status (tests/validation/test_sn40l.py, Table V): the expert-only 200-token speedups are matched within
-    30%; switching (50x / 25x vs 31x / 15x) and most overall speedups are not (strict xfails saying why).
+    status (tests/validation/test_sn40l.py, Table V): switching (32x / 16x vs 31x / 15x), the expert-only
+    200-token speedups and the A100's 200-token overall speedups are matched within 30%; the 20-token rows and
+    the H100's 200-token overall rows are not (strict xfails saying why).
 
     Example: dse coe --experts 150 --requests 100 --prompt 512 --output 128 --out runs/coe
     """
