@@ -40,7 +40,10 @@ with batch size and are larger on ShareGPT.  The rest of the setup is taken from
   published averages are compared with the ShareGPT runs only, the trace the authors released.  The paper's
   averages cover Fig. 12's grid (both datasets, batch 64-512); the release has batch-512 snapshots only, and
   the paper says gains grow with batch size and are larger on ShareGPT, so this comparison sits at the grid's
-  most favourable corner: an average over the grid would be lower.
+  most favourable corner.  The grid itself is run too (`grid`: the first b requests of each snapshot for b in
+  64-512, channels placed by each design's policy below 512) and its geomeans are compared with the same
+  figures: 1.76x / 1.07x / 1.68x, all three misses (strict xfails): if the abstract's figures average Fig. 12,
+  this model reproduces them only at batch 512 on ShareGPT.
 - Baselines (README "Baselines"): NPU-only (`npu-only`: everything on the NPU), NPU+PIM (`neupims-naive`:
   attention GEMVs on single-row-buffer PIM, blocked mode, no sub-batches), NeuPIMs (`neupims`: dual row
   buffers, sub-batch interleaving from batch 256 when predicted faster: ``sub_batch_policy: estimate``, the
@@ -69,7 +72,7 @@ with batch size and are larger on ShareGPT.  The rest of the setup is taken from
   NeuPIMs splits the step by requests (`workloads.batching.split_requests`: 256 decode requests and one
   prompt per sub-batch): decode attention on the PIM, prompt attention and all GEMMs on the NPU.
 
-Findings (why a ratio misses; each miss is an xfail with its numbers: here, dual row buffers added alone)
+Findings (why a ratio misses; each miss is an xfail with its numbers: dual row buffers added alone, the grid)
 ---------------------------------------------------------------------
 PIM attention runs the authors' row layouts (`sim.pim`): score rows hold four heads' 128-element key slices
 of one token (NeuPIMSLogitSoftmax, 32 COMPs per 1 KiB row), context rows one output dimension's tokens
@@ -414,3 +417,84 @@ def test_bin_packing_and_sub_batches_each_add_throughput_in_fig13_order(incremen
 def test_dual_row_buffers_alone_gain_as_published(incremental):
     published, source = DRB_GAIN_PUBLISHED
     assert incremental["+DRB"] == pytest.approx(published, rel=TOLERANCE), source
+
+
+# ---- Fig. 12's grid: batch 64-512 on both datasets -----------------------------------------------------------
+#: Fig. 12's batch sizes (Sec. 8.1); the abstract's ratios are compared with the geomean over this grid too
+GRID_BATCHES = (64, 128, 256, 384, 512)
+GRID_DATASETS = ("share-gpt2", "alpaca")
+GRID_DESIGNS = ("neupims", "npu-only", "neupims-naive", "gpu-a100-40gb")
+
+
+def grid_shard(hidden: int, heads: int, tp: int, kind: str | None, dataset: str, batch: int) -> Graph:
+    """`layer_shard` at `batch` requests: the first `batch` requests of the `dataset` snapshot of `kind` (the
+    authors released batch-512 snapshots only), at their mean context; at 512 the snapshot's channels, below it
+    channels placed by the design's own ``channel_balance`` (a subset of a snapshot keeps neither policy)."""
+    cfg = zoo.config("gpt3-175b")
+    cfg.update(n_embd=hidden, n_head=heads, n_inner=4 * hidden, n_layer=1)
+    lens, chans = trace(kind or "clb", dataset)
+    lens = lens[:batch]
+    kv = round(sum(lens) / batch)
+    g = tensor_parallel(blocks_only(from_config(cfg, phase="decode", batch=batch, kv_len=kv)), tp)
+    if kind is not None:
+        g.meta.update(context_lens=list(lens))
+        if batch == BATCH:
+            g.meta.update(context_channels=list(chans))
+    return g
+
+
+@pytest.fixture(scope="module")
+def grid(pytestconfig) -> dict[tuple[str, int, str], dict[str, float]]:
+    """(dataset, batch, model) -> design -> NeuPIMs' throughput over the design's."""
+    accs = {d: arch.load(d) for d in GRID_DESIGNS}
+    out = {}
+    for ds in GRID_DATASETS:
+        for b in GRID_BATCHES:
+            for m, spec in MODELS.items():
+                lat = {d: sim.simulate(grid_shard(*spec, trace_of(d), ds, b), a).summary["latency_s"]
+                       for d, a in accs.items()}
+                out[(ds, b, m)] = {d: lat[d] / lat["neupims"] for d in GRID_DESIGNS[1:]}
+    lines = ["Fig. 12's grid (first b requests of each snapshot; geomean over the 4 models): NeuPIMs over"
+             f"{'':8s}" + "".join(f" {d:>14s}" for d in GRID_DESIGNS[1:])]
+    for ds in GRID_DATASETS:
+        for b in GRID_BATCHES:
+            lines.append(f"  {ds:10s} batch {b:3d}" + "".join(
+                f" {geomean(out[(ds, b, m)][d] for m in MODELS):13.2f}x" for d in GRID_DESIGNS[1:]))
+    lines.append(f"  {'whole grid':20s}" + "".join(f" {grid_ratio(out, d):13.2f}x" for d in GRID_DESIGNS[1:]))
+    lines.append(f"  {'published':20s}" + "".join(f" {PUBLISHED[d][0]:13.1f}x" for d in GRID_DESIGNS[1:]))
+    write_lines(pytestconfig, lines)
+    return out
+
+
+def grid_ratio(grid_out, design: str) -> float:
+    return geomean(r[design] for r in grid_out.values())
+
+
+GRID_WHY = ("over Fig. 12's whole grid (batch 64-512, ShareGPT and Alpaca): below batch 512 NeuPIMs gains only "
+            "1.03-1.11x over naive NPU+PIM on ShareGPT in this model, where the paper reports at least 1.13x at every "
+            "point: sub-batches run only from batch 256, and without them dual row buffers have nothing to overlap "
+            "(test_dual_row_buffers_alone_gain_as_published); below 512 the requests are the snapshot's first b, "
+            "placed by each design's policy (round-robin then spreads them more evenly than the authors' "
+            "steady-state rr snapshot). Batch 512 on ShareGPT, the released trace, is within 25% (tests above)")
+
+
+@pytest.mark.xfail(strict=True, reason="measured 1.76x vs published 2.4x " + GRID_WHY)
+def test_grid_average_over_npu_only(grid):
+    assert grid_ratio(grid, "npu-only") == pytest.approx(PUBLISHED["npu-only"][0], rel=TOLERANCE)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 1.07x vs published 1.6x " + GRID_WHY)
+def test_grid_average_over_naive_npu_pim(grid):
+    assert grid_ratio(grid, "neupims-naive") == pytest.approx(PUBLISHED["neupims-naive"][0], rel=TOLERANCE)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 1.68x vs published 3x " + GRID_WHY)
+def test_grid_average_over_gpu_only(grid):
+    assert grid_ratio(grid, "gpu-a100-40gb") == pytest.approx(PUBLISHED["gpu-a100-40gb"][0], rel=TOLERANCE)
+
+
+def test_gains_grow_with_batch_on_sharegpt(grid):
+    """Sec. 8.2: gains grow as batch size grows from 64 to 512 (NeuPIMs moves the bottleneck to the NPU)."""
+    for d in GRID_DESIGNS[1:]:
+        g64, g512 = (geomean(grid[("share-gpt2", b, m)][d] for m in MODELS) for b in (64, 512))
+        assert g512 > g64, d
