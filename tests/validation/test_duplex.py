@@ -41,7 +41,8 @@ The setup the comparison follows (6_experimental_setup.tex, 3_motivation.tex, 5_
 - Not simulated: GLaM (above), OPT and Llama3 (Fig. 10 only, no number vs GPU in the text), Bank-PIM and
   BG-PIM, the 2xGPU system, Poisson arrivals (Fig. 9) and the latency figures (GLaM).
 - Grid: Fig. 8's batch sizes 32-128 and (Lin, Lout) from (256, 256) to (4096, 4096): B in {32, 64, 128} x
-  (Lin, Lout) in {(256, 256), (1024, 1024), (4096, 4096)} (the figure's exact points are not in the text).
+  (Lin, Lout) in {(256, 256), (512, 512), (1024, 1024), (2048, 2048), (4096, 4096)} (the figure's exact points
+  are not in the text).
   Uniform expert routing (Sec. 6); continuous batching with a request replacing each finished one.
   "Up to" is compared with the grid's maximum; energy with each model's grid minimum of Duplex's energy per
   token over the GPU's.  Tolerance +-25% (issue 5).
