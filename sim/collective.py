@@ -106,12 +106,9 @@ def tp_comm_s(graph: Graph, devices: int, accelerator) -> float:
 
 
 def ep_comm_s(graph: Graph, devices: int, accelerator) -> float:
-    """Seconds of the expert-parallel all-to-alls (dispatch and combine) of `graph` over `devices` devices."""
-    link = _link(accelerator, devices)
-    if devices == 1:
-        return 0.0
-    return sum(alltoall_s(b / devices, devices, link.bandwidth_gbps, link.latency_s)
-               for b in moe_alltoall_bytes(graph))
+    """Seconds of the expert-parallel all-to-alls (dispatch and combine) of `graph` over `devices` devices of
+    one node (`ep_nodes_comm_s` with one node)."""
+    return ep_nodes_comm_s(graph, devices, 1, accelerator)
 
 
 # ---- several nodes, and experts split inside a node (appended for tests/validation/test_duplex.py) ----------

@@ -70,6 +70,7 @@ import math
 
 import numpy as np
 
+from sim.collective import peer_link
 from sim.cost import OpCost, cost_model, graph_pass
 from workloads.graph import Graph
 from workloads.op import MATMUL_KINDS, Op, OpKind
@@ -92,11 +93,6 @@ def tiers(accelerator) -> tuple[int, int]:
     hbm = next((i for i, t in enumerate(off) if t.kind.startswith("hbm")), 0)
     ddr = next((i for i, t in enumerate(off) if t.kind.startswith("ddr")), hbm)
     return hbm, ddr
-
-
-def peer_link(accelerator):
-    """The peer-to-peer link between sockets, or None."""
-    return next((lk for lk in accelerator.links if "peer" in (lk.src, lk.dst)), None)
 
 
 def allreduce_s(nbytes: float, accelerator) -> float:
