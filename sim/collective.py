@@ -30,7 +30,6 @@ experts exchange tokens by all-to-all (`moe_alltoall_bytes`).
 
 from __future__ import annotations
 
-from workloads.batching import ROW_PARALLEL
 from workloads.graph import Graph
 from workloads.op import OpKind
 
@@ -75,14 +74,21 @@ def _link(accelerator, devices: int):
     return link
 
 
+def _row_parallel(op) -> bool:
+    """A row-parallel projection (`workloads.batching.ROW_PARALLEL`; imported here, not at start-up: `sim.dataflow`
+    imports this module, and `import sim` need not load the batching module)."""
+    from workloads.batching import ROW_PARALLEL
+
+    return op.kind is OpKind.GEMM and op.name.rsplit(".", 1)[-1] in ROW_PARALLEL
+
+
 def _is_expert(op) -> bool:
     return ".moe." in f".{op.name}." or op.tags.get("expert") is not None
 
 
 def tp_allreduce_bytes(graph: Graph) -> list[float]:
     """Bytes of each all-reduce that tensor parallelism adds to the unsharded `graph` (module docstring)."""
-    return [op.output_bytes for op in graph.ops()
-            if op.kind is OpKind.GEMM and op.name.rsplit(".", 1)[-1] in ROW_PARALLEL and not _is_expert(op)]
+    return [op.output_bytes for op in graph.ops() if _row_parallel(op) and not _is_expert(op)]
 
 
 def moe_alltoall_bytes(graph: Graph) -> list[float]:
@@ -91,7 +97,7 @@ def moe_alltoall_bytes(graph: Graph) -> list[float]:
     row-parallel projections' outputs: every token a router sends to an expert comes back)."""
     per_layer: dict[object, float] = {}
     for op in graph.ops():
-        if op.kind is OpKind.GEMM and op.name.rsplit(".", 1)[-1] in ROW_PARALLEL and _is_expert(op):
+        if _row_parallel(op) and _is_expert(op):
             key = op.tags.get("layer", op.name.split(".", 1)[0])
             per_layer[key] = per_layer.get(key, 0.0) + op.output_bytes
     return [b for b in per_layer.values() for _ in (0, 1)]
