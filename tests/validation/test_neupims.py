@@ -160,11 +160,16 @@ def with_trace(g: Graph, kind: str | None, dataset: str = "share-gpt2") -> Graph
 def layer_shard(hidden: int, heads: int, tp: int, kind: str | None = None, dataset: str = "share-gpt2") -> Graph:
     """One GPT-3 decoder layer (attention and MLP blocks only), one device's tensor-parallel share, at the
     `dataset` snapshots' mean context; with `kind`, that snapshot's request lengths and channels in its meta."""
+    kv = ALPACA_KV_LEN if dataset == "alpaca" else KV_LEN
+    return with_trace(gpt3_layer(hidden, heads, tp, BATCH, kv), kind, dataset)
+
+
+def gpt3_layer(hidden: int, heads: int, tp: int, batch: int, kv_len: int) -> Graph:
+    """One GPT-3 decoder layer's attention and MLP blocks, decoding `batch` requests at `kv_len`, one device's
+    tensor-parallel share of `tp`."""
     cfg = zoo.config("gpt3-175b")
     cfg.update(n_embd=hidden, n_head=heads, n_inner=4 * hidden, n_layer=1)
-    kv = ALPACA_KV_LEN if dataset == "alpaca" else KV_LEN
-    g = tensor_parallel(blocks_only(from_config(cfg, phase="decode", batch=BATCH, kv_len=kv)), tp)
-    return with_trace(g, kind, dataset)
+    return tensor_parallel(blocks_only(from_config(cfg, phase="decode", batch=batch, kv_len=kv_len)), tp)
 
 
 def blocks_only(g: Graph) -> Graph:
@@ -430,12 +435,9 @@ def grid_shard(hidden: int, heads: int, tp: int, kind: str | None, dataset: str,
     """`layer_shard` at `batch` requests: the first `batch` requests of the `dataset` snapshot of `kind` (the
     authors released batch-512 snapshots only), at their mean context; at 512 the snapshot's channels, below it
     channels placed by the design's own ``channel_balance`` (a subset of a snapshot keeps neither policy)."""
-    cfg = zoo.config("gpt3-175b")
-    cfg.update(n_embd=hidden, n_head=heads, n_inner=4 * hidden, n_layer=1)
     lens, chans = trace(kind or "clb", dataset)
     lens = lens[:batch]
-    kv = round(sum(lens) / batch)
-    g = tensor_parallel(blocks_only(from_config(cfg, phase="decode", batch=batch, kv_len=kv)), tp)
+    g = gpt3_layer(hidden, heads, tp, batch, round(sum(lens) / batch))
     if kind is not None:
         g.meta.update(context_lens=list(lens))
         if batch == BATCH:
